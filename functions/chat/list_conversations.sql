@@ -1,0 +1,47 @@
+create or replace function chat.list_conversations(actor text, before text default null, "limit" integer default 20)
+returns setof chat.conversation
+language plpgsql
+stable
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_blocked text[];
+  v_before_at timestamptz := 'infinity';
+  v_before_id bigint := 9223372036854775807;
+begin
+  if "limit" is null or "limit" not between 1 and 200 then
+    raise exception using errcode = 'MCLIM', message = 'limit must be between 1 and 200';
+  end if;
+  if before is not null then
+    if before !~ '^-?\d{1,18}:\d{1,18}$' then
+      raise exception using errcode = 'MCARG', message = 'before must be the cursor of a conversation from the previous page';
+    end if;
+    v_before_at := 'epoch'::timestamptz + split_part(before, ':', 1)::bigint * interval '1 microsecond';
+    v_before_id := split_part(before, ':', 2)::bigint;
+  end if;
+  v_blocked := (chat_private.require_user(actor)).blocked;
+
+  -- The page is chosen on the inbox index first; only its rows are then dressed up.
+  return query
+  select r.*
+  from (
+    select c, m
+    from chat_private.memberships m
+    join chat_private.conversations c on c.conversation_id = m.conversation_id
+    where m.user_id = actor
+      and (m.last_activity_at, m.conversation_id) < (v_before_at, v_before_id)
+      and chat_private.in_inbox(c, m, v_blocked)
+    order by m.last_activity_at desc, m.conversation_id desc
+    limit "limit"
+  ) page
+  cross join lateral chat_private.conversation_row(page.c, page.m) r
+  order by r.last_activity_at desc, r.conversation_id desc;
+end
+$$;
+comment on function chat.list_conversations(text, text, integer) is
+  'Your inbox, most recent activity first: each conversation with its kind, title (for a direct chat the '
+  'other user), members, last message and unread count. Page with before = the cursor of the last '
+  'conversation of the previous page; limit 1 to 200 (default 20). Chats you deleted stay out until a '
+  'newer message arrives; direct chats with users you blocked stay out until you unblock them. '
+  'Errors: MCLIM, MCARG, MCUNU.';
