@@ -20,7 +20,7 @@ declare
   v_peer chat_private.users;
   v_message chat_private.messages;
 begin
-  if send_message.body is null or btrim(send_message.body) = '' then
+  if send_message.body is null or send_message.body !~ '\S' then
     raise exception using errcode = 'MCEMB', message = 'message body is empty';
   end if;
   if length(send_message.body) > v_max_length then

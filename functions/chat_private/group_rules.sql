@@ -52,8 +52,11 @@ declare
   v_blocker text;
   v_max integer := chat_private.setting('max_group_members', 1000);
 begin
-  if users is null or cardinality(users) > v_max then
-    raise exception using errcode = 'MCARG', message = format('members must be a list of at most %s user ids', v_max);
+  if users is null then
+    raise exception using errcode = 'MCARG', message = 'members must be a list of user ids';
+  end if;
+  if cardinality(users) > v_max then
+    raise exception using errcode = 'MCFUL', message = format('a group has at most %s members', v_max);
   end if;
   select coalesce(array_agg(x.u order by x.first), '{}') into v_new
   from (select u, min(i) as first from unnest(users) with ordinality as t(u, i) where u is not null group by u) x
