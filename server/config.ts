@@ -24,6 +24,11 @@ export interface Config {
   dataDir: string;
   /** Port of the embedded PostgreSQL (listens on 127.0.0.1 only). */
   embeddedPgPort: number;
+  /**
+   * Apply the committed migrations at start. Off when the server connects as a least-privilege role
+   * and the owner migrates separately (`npm run db:migrate`).
+   */
+  migrate: boolean;
 }
 
 type RawSettings = Readonly<Record<string, string | undefined>>;
@@ -57,6 +62,12 @@ function parseDatabaseUrl(name: string, value: string): string {
   return value;
 }
 
+function parseBoolean(name: string, value: string): boolean {
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new Error(`Invalid setting ${name}=${JSON.stringify(value)}: expected true or false`);
+}
+
 function parseNonEmpty(name: string, value: string): string {
   if (value.trim() === '') throw new Error(`Invalid setting ${name}: must not be empty`);
   return value;
@@ -69,6 +80,7 @@ const defaults: Readonly<Record<string, string | undefined>> = {
   DATABASE_URL: undefined,
   MICROCHATTER_DATA_DIR: './.microchatter',
   MICROCHATTER_EMBEDDED_PG_PORT: '54329',
+  MICROCHATTER_MIGRATE: 'true',
 };
 
 /** Reads the optional JSON settings file; unknown keys are refused so a typo does not pass silently. */
@@ -112,5 +124,6 @@ export function loadConfig(env: RawSettings = process.env, cwd: string = process
     databaseUrl: databaseUrl === undefined ? undefined : parseDatabaseUrl('DATABASE_URL', databaseUrl),
     dataDir: path.resolve(cwd, required('MICROCHATTER_DATA_DIR')),
     embeddedPgPort: parsePort('MICROCHATTER_EMBEDDED_PG_PORT', required('MICROCHATTER_EMBEDDED_PG_PORT')),
+    migrate: parseBoolean('MICROCHATTER_MIGRATE', required('MICROCHATTER_MIGRATE')),
   };
 }

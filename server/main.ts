@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   if (!databaseUrl) throw new Error('unreachable: no database URL');
 
   try {
-    await applyMigrations(databaseUrl);
+    if (config.migrate) await applyMigrations(databaseUrl);
   } catch (error) {
     await embedded?.stop();
     throw error;

@@ -55,7 +55,7 @@ export async function expectCode(query: Promise<unknown>, code: string): Promise
 }
 
 /** Seqs of a page of messages as numbers, in the order returned. */
-export function seqs(rows: readonly { seq: string | number }[]): number[] {
+export function seqs(rows: readonly postgres.Row[]): number[] {
   return rows.map((row) => Number(row.seq));
 }
 
@@ -63,7 +63,10 @@ export function seqs(rows: readonly { seq: string | number }[]): number[] {
  * Runs `work` on one connection of its own and resets that session afterwards, for tests that change
  * session settings or the role (inside sql.begin, a caught error would still fail the transaction).
  */
-export async function onOwnSession(sql: Sql, work: (session: postgres.ReservedSql) => Promise<void>): Promise<void> {
+export async function onOwnSession(
+  sql: Sql,
+  work: (session: postgres.ReservedSql) => Promise<void>,
+): Promise<void> {
   const session = await sql.reserve();
   try {
     await work(session);

@@ -27,7 +27,10 @@ test('100 concurrent first messages between one pair make one conversation', asy
   assert.is(count, 1);
   const [id] = conversationIds;
   const all = await sql`select * from chat.list_messages('racer1', ${id}, "limit" => 200)`;
-  assert.equal(seqs(all), Array.from({ length: 100 }, (_, i) => 100 - i));
+  assert.equal(
+    seqs(all),
+    Array.from({ length: 100 }, (_, i) => 100 - i),
+  );
 });
 
 test('50 concurrent senders in one conversation get seq 1..N with no gap or duplicate, in commit order', async () => {
@@ -47,13 +50,20 @@ test('50 concurrent senders in one conversation get seq 1..N with no gap or dupl
   const n = senders.length * perSender;
   const rows = await sql`
     select seq, sender, body, message_id from chat_private.messages where conversation_id = ${id} order by seq`;
-  assert.equal(seqs(rows), Array.from({ length: n }, (_, i) => i + 1));
+  assert.equal(
+    seqs(rows),
+    Array.from({ length: n }, (_, i) => i + 1),
+  );
   // Each sender's own messages keep their send order.
   for (const sender of senders) {
     const own = rows.filter((r) => r.sender === sender).map((r) => r.body);
-    assert.equal(own, Array.from({ length: perSender }, (_, k) => `${sender} #${k}`));
+    assert.equal(
+      own,
+      Array.from({ length: perSender }, (_, k) => `${sender} #${k}`),
+    );
   }
-  const [conversation] = await sql`select last_seq from chat_private.conversations where conversation_id = ${id}`;
+  const [conversation] =
+    await sql`select last_seq from chat_private.conversations where conversation_id = ${id}`;
   assert.is(Number(conversation?.last_seq), n);
   // Every member but each sender's own share is unread; totals add up exactly.
   const [counts] = await sql`select * from chat.unread_count('sender1')`;

@@ -15,7 +15,8 @@ test.after(async () => db.drop());
 test('the application role can call the API but not touch the tables', async () => {
   await onOwnSession(db.sql, async (sql) => {
     await sql`set role microchatter_app`;
-    const [message] = await sql`select * from chat.send_message('alice', recipient => 'bob', body => 'via the API')`;
+    const [message] =
+      await sql`select * from chat.send_message('alice', recipient => 'bob', body => 'via the API')`;
     assert.is(message?.body, 'via the API');
     await expectCode(sql`select * from chat_private.messages`, '42501');
     await expectCode(sql`select chat_private.hash_password('x')`, '42501');

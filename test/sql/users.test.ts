@@ -19,7 +19,8 @@ const checkPassword = async (user: string, password: string) => {
 
 test('create_user mirrors a site user; ids are unique and validated', async () => {
   const { sql } = db;
-  const [profile] = await sql`select * from chat_admin.create_user('site-42', 'Ada Lovelace', 'correct horse')`;
+  const [profile] =
+    await sql`select * from chat_admin.create_user('site-42', 'Ada Lovelace', 'correct horse')`;
   assert.is(profile?.user_id, 'site-42');
   assert.is(profile?.display_name, 'Ada Lovelace');
   assert.is(profile?.has_password, true);
@@ -30,10 +31,14 @@ test('create_user mirrors a site user; ids are unique and validated', async () =
   await expectCode(sql`select chat_admin.create_user(${'x'.repeat(201)})`, 'MCARG');
   await expectCode(sql`select chat_admin.create_user(${'bad\nid'})`, 'MCARG');
   await expectCode(sql`select chat_admin.create_user('hashy', password_hash => 'plaintext')`, 'MCHSH');
-  await expectCode(sql`select chat_admin.create_user('both', password => 'a', password_hash => ${'a'.repeat(32)})`, 'MCARG');
+  await expectCode(
+    sql`select chat_admin.create_user('both', password => 'a', password_hash => ${'a'.repeat(32)})`,
+    'MCARG',
+  );
   await expectCode(sql`select * from chat.me('nobody')`, 'MCUNU');
   // The stored hash is bcrypt, and only the right password matches.
-  const [{ password_hash }] = await sql`select password_hash from chat_private.users where user_id = 'site-42'`;
+  const [{ password_hash }] =
+    await sql`select password_hash from chat_private.users where user_id = 'site-42'`;
   assert.match(password_hash, /^\$2[ab]\$10\$/);
   assert.is(await checkPassword('site-42', 'correct horse'), true);
   assert.is(await checkPassword('site-42', 'wrong'), false);
@@ -54,14 +59,20 @@ test('update_user changes what it is given and keeps the rest', async () => {
   assert.is(noPassword?.display_name, 'New name');
   assert.is(await checkPassword('upd', 'new pass'), false);
   await expectCode(sql`select chat_admin.update_user('ghost', display_name => 'x')`, 'MCUNU');
-  await expectCode(sql`select chat_admin.update_user('upd', password => 'a', remove_password => true)`, 'MCARG');
+  await expectCode(
+    sql`select chat_admin.update_user('upd', password => 'a', remove_password => true)`,
+    'MCARG',
+  );
 });
 
 test('import_users takes thousands in one call, is idempotent, and accepts bcrypt and legacy MD5', async () => {
   const { sql } = db;
   const md5 = createHash('md5').update('legacy secret').digest('hex');
   const [{ bcrypt }] = await sql`select crypt('bcrypt secret', gen_salt('bf', 4)) as bcrypt`;
-  const users = Array.from({ length: 5000 }, (_, i) => ({ user_id: `imp${i}`, display_name: `Imported ${i}` }));
+  const users = Array.from({ length: 5000 }, (_, i) => ({
+    user_id: `imp${i}`,
+    display_name: `Imported ${i}`,
+  }));
   users.push({ user_id: 'legacy', display_name: 'Legacy', password_hash: md5.toUpperCase() } as never);
   users.push({ user_id: 'modern', display_name: 'Modern', password_hash: bcrypt } as never);
 
@@ -70,7 +81,10 @@ test('import_users takes thousands in one call, is idempotent, and accepts bcryp
   const [again] = await sql`select * from chat_admin.import_users(${sql.json(users)})`;
   assert.equal([Number(again?.inserted), Number(again?.updated)], [0, 0]);
 
-  const changed = [{ user_id: 'imp7', display_name: 'Renamed' }, { user_id: 'imp7', display_name: 'Renamed twice' }];
+  const changed = [
+    { user_id: 'imp7', display_name: 'Renamed' },
+    { user_id: 'imp7', display_name: 'Renamed twice' },
+  ];
   const [third] = await sql`select * from chat_admin.import_users(${sql.json(changed)})`;
   assert.equal([Number(third?.inserted), Number(third?.updated)], [0, 1]);
   const [me] = await sql`select * from chat.me('imp7')`;
@@ -79,17 +93,24 @@ test('import_users takes thousands in one call, is idempotent, and accepts bcryp
   // Legacy MD5 logs in once and is replaced by bcrypt on that login.
   assert.is(await checkPassword('legacy', 'wrong'), false);
   assert.is(await checkPassword('legacy', 'legacy secret'), true);
-  const [{ password_hash }] = await sql`select password_hash from chat_private.users where user_id = 'legacy'`;
+  const [{ password_hash }] =
+    await sql`select password_hash from chat_private.users where user_id = 'legacy'`;
   assert.match(password_hash, /^\$2[ab]\$/);
   assert.is(await checkPassword('legacy', 'legacy secret'), true);
   assert.is(await checkPassword('modern', 'bcrypt secret'), true);
 
   await expectCode(sql`select chat_admin.import_users(${sql.json({ user_id: 'x' })})`, 'MCARG');
   await expectCode(sql`select chat_admin.import_users(${sql.json(['x'])})`, 'MCARG');
-  await expectCode(sql`select chat_admin.import_users(${sql.json([{ user_id: 'x', password_hash: 'nope' }])})`, 'MCHSH');
+  await expectCode(
+    sql`select chat_admin.import_users(${sql.json([{ user_id: 'x', password_hash: 'nope' }])})`,
+    'MCHSH',
+  );
   await expectCode(sql`select chat_admin.import_users(${sql.json([{ user_id: '' }])})`, 'MCARG');
   // A failed import stores nothing.
-  await expectCode(sql`select chat_admin.import_users(${sql.json([{ user_id: 'fine' }, { user_id: '' }])})`, 'MCARG');
+  await expectCode(
+    sql`select chat_admin.import_users(${sql.json([{ user_id: 'fine' }, { user_id: '' }])})`,
+    'MCARG',
+  );
   assert.is((await sql`select from chat_private.users where user_id = 'fine'`).length, 0);
 });
 
