@@ -9,12 +9,25 @@ export interface PoolOptions {
 }
 
 /**
- * Column names stay snake_case, exactly as the SQL API returns them (no transform), and bigint stays a
- * string: JSON cannot carry 64-bit integers faithfully.
+ * bigint (ids, seqs, counts) becomes a JSON number, as it already is inside jsonb values such as
+ * last_message; a value beyond 2^53, which no id or count here reaches, stays a string rather than
+ * silently losing digits.
  */
+const bigintAsNumber = {
+  to: 20,
+  from: [20],
+  serialize: (value: unknown) => String(value),
+  parse: (text: string): number | string => {
+    const value = Number(text);
+    return Number.isSafeInteger(value) ? value : text;
+  },
+};
+
+/** Column names stay snake_case, exactly as the SQL API returns them (no transform). */
 export function connectDatabase(url: string, options: PoolOptions = {}): Sql {
   return postgres(url, {
     max: options.max ?? 10,
+    types: { bigint: bigintAsNumber },
     // Fail fast when Postgres is unreachable: /healthz must answer 503, not hang.
     connect_timeout: 5,
     idle_timeout: 60,

@@ -1,0 +1,94 @@
+/**
+ * The one place errors become HTTP answers: `{"error": {"code", "message"}}`.
+ *
+ * Refusals are raised in SQL with our own SQLSTATEs (docs/errors.md); the HTTP layer adds a few codes
+ * of its own for what never reaches SQL. Nothing else a client sees comes from an exception: SQL text,
+ * stack traces and PostgreSQL's own messages stay in the server log.
+ */
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import postgres from 'postgres';
+
+/** SQLSTATE (ours, raised by the SQL API, or the HTTP layer's) → HTTP status. */
+export const statusByCode = {
+  // Raised in SQL.
+  MCARG: 400,
+  MCLIM: 400,
+  MCEMB: 400,
+  MCHSH: 400,
+  MCSLF: 400,
+  MCLNG: 413,
+  MCUNU: 404,
+  MCNCV: 404,
+  MCNMB: 403,
+  MCFRB: 403,
+  MCBLK: 403,
+  MCKND: 409,
+  MCFUL: 409,
+  MCEXS: 409,
+  // Raised by the HTTP layer.
+  MCJSN: 400,
+  MCAUT: 401,
+  MCADM: 403,
+  MCNFD: 404,
+  MCMTH: 405,
+  MCTOO: 413,
+  MCTYP: 415,
+  MCRAT: 429,
+  MCINT: 500,
+  MCDBX: 503,
+} as const satisfies Record<string, ContentfulStatusCode>;
+
+export type ErrorCode = keyof typeof statusByCode;
+
+/** A refusal decided in TypeScript (bad JSON, missing credentials, …). */
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  /** Extra response headers, e.g. Retry-After on 429. */
+  readonly headers: Record<string, string>;
+
+  constructor(code: ErrorCode, message: string, headers: Record<string, string> = {}) {
+    super(message);
+    this.code = code;
+    this.headers = headers;
+  }
+}
+
+/** PostgreSQL classes that mean the database is unavailable rather than the request wrong. */
+const unavailableClasses = ['08', '53', '57'];
+
+function fromPostgres(error: postgres.PostgresError): ApiError {
+  if (error.code in statusByCode) return new ApiError(error.code as ErrorCode, error.message);
+  // Data exceptions (class 22: a value out of range, an invalid text representation) are the
+  // client's values that slipped past argument checking: their wording is PostgreSQL's, so say less.
+  if (error.code.startsWith('22')) return new ApiError('MCARG', 'an argument has an invalid value');
+  if (unavailableClasses.some((prefix) => error.code.startsWith(prefix))) {
+    return new ApiError('MCDBX', 'the database is unavailable, try again');
+  }
+  return new ApiError('MCINT', 'internal error');
+}
+
+/** Connection failures of the client library (ECONNREFUSED, CONNECT_TIMEOUT, …) have no SQLSTATE. */
+function isConnectionFailure(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && /^(E[A-Z]+|CONNECT_TIMEOUT|CONNECTION_\w+)$/.test(code);
+}
+
+export function toApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof postgres.PostgresError) return fromPostgres(error);
+  if (error instanceof HTTPException) {
+    const code = error.status === 413 ? 'MCTOO' : error.status === 401 ? 'MCAUT' : 'MCJSN';
+    return new ApiError(code, error.message || 'bad request');
+  }
+  if (isConnectionFailure(error)) return new ApiError('MCDBX', 'the database is unavailable, try again');
+  return new ApiError('MCINT', 'internal error');
+}
+
+export function errorResponse(c: Context, error: unknown): Response {
+  const apiError = toApiError(error);
+  if (apiError.code === 'MCINT' || apiError.code === 'MCDBX') console.error('request failed:', error);
+  for (const [name, value] of Object.entries(apiError.headers)) c.header(name, value);
+  return c.json({ error: { code: apiError.code, message: apiError.message } }, statusByCode[apiError.code]);
+}
