@@ -1,5 +1,5 @@
 --! Previous: -
---! Hash: sha1:f22e2b1ffb45154ddad8a17b74fbeebde0954ade
+--! Hash: sha1:3a20cb24bacc5916dd3fd0e481ef87e0e4dcbe10
 --! Message: chat core
 
 -- Microchatter schema, version 1.
@@ -1283,9 +1283,10 @@ comment on function chat_admin.check_password(text, text) is
   'MD5 hash is upgraded to bcrypt on success.';
 --! EndIncluded chat_admin/check_password.sql
 
--- Only the application role may call the API; nobody but the owner touches chat_private.
--- The default privileges cover functions that later migrations add.
+--! Included chat_private/privileges.sql
+-- Only the application role may call the API, and nobody but the owner the helpers. Included at the end
+-- of every migration that adds functions: PostgreSQL grants execute to public on each new function,
+-- and per-schema default privileges cannot take that back.
 revoke all on all functions in schema chat, chat_admin, chat_private from public;
 grant execute on all functions in schema chat, chat_admin to microchatter_app;
-alter default privileges in schema chat, chat_admin, chat_private revoke execute on functions from public;
-alter default privileges in schema chat, chat_admin grant execute on functions to microchatter_app;
+--! EndIncluded chat_private/privileges.sql

@@ -1,5 +1,5 @@
---! Previous: sha1:f22e2b1ffb45154ddad8a17b74fbeebde0954ade
---! Hash: sha1:599f12e93d714ef6e1ecbd725f2935b17212362a
+--! Previous: sha1:3a20cb24bacc5916dd3fd0e481ef87e0e4dcbe10
+--! Hash: sha1:8b90d8ac115f1ac2630d60aaa3ce460e3df218e0
 --! Message: ensure_user for users first seen in a token
 
 --! Included chat_admin/ensure_user.sql
@@ -32,3 +32,10 @@ comment on function chat_admin.ensure_user(text, text) is
   'Creates the user if the site''s id is new, else keeps it; a given display_name replaces the stored one. '
   'The server calls it for the first token of a user it has not seen. Errors: MCARG.';
 --! EndIncluded chat_admin/ensure_user.sql
+--! Included chat_private/privileges.sql
+-- Only the application role may call the API, and nobody but the owner the helpers. Included at the end
+-- of every migration that adds functions: PostgreSQL grants execute to public on each new function,
+-- and per-schema default privileges cannot take that back.
+revoke all on all functions in schema chat, chat_admin, chat_private from public;
+grant execute on all functions in schema chat, chat_admin to microchatter_app;
+--! EndIncluded chat_private/privileges.sql
