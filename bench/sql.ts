@@ -1,0 +1,237 @@
+/**
+ * `npm run bench:sql [-- --quick]`: how the SQL API's cost grows with the data, at SQL level.
+ *
+ * On a throw-away database (bench/lib/database.ts) it generates a 1M-message conversation, a 10k one,
+ * an empty one, and inboxes of 10k and 100 conversations, then times the calls a chat client makes
+ * most: send a message, read the newest and the oldest page, read the first inbox page. The figures
+ * are ratios big ÷ small, because a chat store must not slow down as history grows; each is checked
+ * against its target and written to bench/results/sql-<date>.json. A missed target is reported, not an
+ * error: the exit code is 1 only when the benchmark itself failed.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import postgres from 'postgres';
+import { type BenchDatabase, openBenchDatabase } from './lib/database.ts';
+import { checkConversation, createDirectChats } from './lib/generate.ts';
+import { clientTimes, serverTimes, type Timing } from './lib/stats.ts';
+
+const quick = process.argv.includes('--quick');
+const size = quick
+  ? {
+      big: 100_000,
+      mid: 10_000,
+      inboxBig: 2_000,
+      inboxSmall: 100,
+      rounds: 300,
+      serverRounds: 100,
+      warmup: 30,
+    }
+  : {
+      big: 1_000_000,
+      mid: 10_000,
+      inboxBig: 10_000,
+      inboxSmall: 100,
+      rounds: 2000,
+      serverRounds: 300,
+      warmup: 100,
+    };
+const RATIO_TARGET = 1.2;
+
+interface Figure {
+  name: string;
+  value: number;
+  unit: 'ratio' | 'ms';
+  target?: number;
+  met?: boolean;
+  /** p50/mean/p95 in ms of the calls behind the figure, client-side and server-side. */
+  client: Timing[];
+  server: Timing[];
+}
+
+const short = (n: number) => (n >= 1e6 ? `${n / 1e6}M` : n >= 1e3 ? `${n / 1e3}k` : String(n));
+const ms = (x: number) => x.toFixed(x < 10 ? 2 : 1);
+
+function verdict(figure: Figure): string {
+  if (figure.target === undefined) return '(no target)';
+  const unit = figure.unit === 'ms' ? ' ms' : '';
+  return `target ≤ ${figure.target}${unit} ${figure.met ? '✓' : '✗ MISSED'}`;
+}
+
+function ratio(name: string, [a, b]: Timing[], [sa, sb]: Timing[], target?: number): Figure {
+  if (!a || !b || !sa || !sb) throw new Error(`missing timings for ${name}`);
+  const value = a.p50 / b.p50;
+  const met = target === undefined ? undefined : value <= target;
+  const figure: Figure = { name, value, unit: 'ratio', target, met, client: [a, b], server: [sa, sb] };
+  console.log(
+    `${name}: ${value.toFixed(2)} (p50 ${ms(a.p50)} ms vs ${ms(b.p50)} ms; mean ${ms(a.mean)} vs ${ms(b.mean)}; ` +
+      `server p50 ${ms(sa.p50)} vs ${ms(sb.p50)}) ${verdict(figure)}`,
+  );
+  return figure;
+}
+
+function absolute(name: string, a: Timing | undefined, sa: Timing | undefined, target: number): Figure {
+  if (!a || !sa) throw new Error(`missing timings for ${name}`);
+  const figure: Figure = {
+    name,
+    value: a.p50,
+    unit: 'ms',
+    target,
+    met: a.p50 <= target,
+    client: [a],
+    server: [sa],
+  };
+  console.log(
+    `${name}: ${ms(a.p50)} ms (mean ${ms(a.mean)}, p95 ${ms(a.p95)}; server p50 ${ms(sa.p50)}) ${verdict(figure)}`,
+  );
+  return figure;
+}
+
+/** Times the queries interleaved, client-side then server-side. */
+async function time(sql: postgres.Sql, queries: string[]): Promise<[Timing[], Timing[]]> {
+  const client = await clientTimes(sql, queries, size.rounds, size.warmup);
+  const server = await serverTimes(sql, queries, size.serverRounds, size.warmup);
+  return [client, server];
+}
+
+async function seconds<T>(label: string, work: () => Promise<T>): Promise<T> {
+  const start = performance.now();
+  const result = await work();
+  console.log(`  ${label}: ${((performance.now() - start) / 1000).toFixed(1)} s`);
+  return result;
+}
+
+type Settings = Record<'version' | 'shared_buffers' | 'fsync' | 'synchronous_commit' | 'jit', string>;
+
+/** The server settings that move the figures, printed and kept in the results file. */
+async function serverSettings(sql: postgres.Sql): Promise<Settings> {
+  const [settings] = await sql<Settings[]>`
+    select version(), current_setting('shared_buffers') as shared_buffers, current_setting('fsync') as fsync,
+           current_setting('synchronous_commit') as synchronous_commit, current_setting('jit') as jit`;
+  if (!settings) throw new Error('could not read the server settings');
+  return settings;
+}
+
+async function run(sql: postgres.Sql, where: string, settings: Settings): Promise<Figure[]> {
+  console.log(
+    `bench:sql${quick ? ' --quick' : ''}: ${settings.version.replace(/ on .*/, '')} (${where}), ` +
+      `${os.availableParallelism()} CPUs, ${Math.round(os.totalmem() / 2 ** 30)} GiB; shared_buffers ` +
+      `${settings.shared_buffers}, fsync ${settings.fsync}, synchronous_commit ${settings.synchronous_commit}`,
+  );
+
+  console.log('generating data');
+  const chat = (owner: string, peerPrefix: string, chats: number, messagesPerChat: number) =>
+    createDirectChats(sql, { owner, peerPrefix, chats, messagesPerChat });
+  const [big] = await seconds(`${short(size.big)}-message conversation`, () =>
+    chat('sender', 'big_', 1, size.big),
+  );
+  const [mid] = await chat('sender', 'mid_', 1, size.mid);
+  const [empty] = await chat('sender', 'empty_', 1, 0);
+  await seconds(
+    `inboxes of ${short(size.inboxBig)} and ${short(size.inboxSmall)} conversations`,
+    async () => {
+      await chat('inbox_big', 'inbox_big_peer_', size.inboxBig, 2);
+      await chat('inbox_small', 'inbox_small_peer_', size.inboxSmall, 2);
+    },
+  );
+  if (!big || !mid || !empty) throw new Error('conversations were not created');
+  for (const id of [big, mid, empty]) await checkConversation(sql, id);
+  await seconds('vacuum analyze', () => sql`vacuum analyze`);
+
+  const figures: Figure[] = [];
+  console.log('timing');
+
+  // Reads first, on freshly vacuumed tables; the sends afterwards add rows to the three conversations.
+  const newest = `select * from chat.list_messages('sender', ${big})`;
+  const oldest = `select * from chat.list_messages('sender', ${big}, before_seq => 51)`;
+  const [pages, pagesServer] = await time(sql, [oldest, newest]);
+  figures.push(ratio(`oldest page @${short(size.big)} ÷ newest page`, pages, pagesServer, RATIO_TARGET));
+  figures.push(absolute(`newest page @${short(size.big)} p50`, pages[1], pagesServer[1], 1));
+
+  const inboxes = ['inbox_big', 'inbox_small'].map(
+    (user) => `select * from chat.list_conversations('${user}')`,
+  );
+  const [inbox, inboxServer] = await time(sql, inboxes);
+  figures.push(
+    absolute(`inbox page @${short(size.inboxBig)} conversations p50`, inbox[0], inboxServer[0], 2),
+  );
+  figures.push(
+    ratio(
+      `inbox page @${short(size.inboxBig)} ÷ @${short(size.inboxSmall)} conversations`,
+      inbox,
+      inboxServer,
+      RATIO_TARGET,
+    ),
+  );
+
+  const send = (id: string) =>
+    `select * from chat.send_message('sender', conversation_id => ${id}, body => 'Hello from the benchmark')`;
+  const [sends, sendsServer] = await time(sql, [send(big), send(mid), send(empty)]);
+  const [atBig, atMid, atEmpty] = sends;
+  const [serverBig, serverMid, serverEmpty] = sendsServer;
+  if (!atBig || !atMid || !atEmpty || !serverBig || !serverMid || !serverEmpty)
+    throw new Error('missing send timings');
+  figures.push(
+    ratio(`send @${short(size.big)} ÷ send @empty`, [atBig, atEmpty], [serverBig, serverEmpty], RATIO_TARGET),
+  );
+  figures.push(ratio(`send @${short(size.mid)} ÷ send @empty`, [atMid, atEmpty], [serverMid, serverEmpty]));
+  return figures;
+}
+
+async function writeResults(figures: Figure[], where: string, settings: Settings): Promise<string> {
+  const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
+  await mkdir(dir, { recursive: true });
+  const date = new Date()
+    .toISOString()
+    .replace(/:/g, '-')
+    .replace(/\.\d+Z$/, 'Z');
+  const file = path.join(dir, `sql-${date}${quick ? '-quick' : ''}.json`);
+  const machine = {
+    cpus: os.availableParallelism(),
+    cpu_model: os.cpus()[0]?.model,
+    memory_gib: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    database: where,
+  };
+  const command = `npm run bench:sql${quick ? ' -- --quick' : ''}`;
+  await writeFile(
+    file,
+    `${JSON.stringify({ date: new Date().toISOString(), command, machine, settings, size, figures }, null, 2)}\n`,
+  );
+  return path.relative(process.cwd(), file);
+}
+
+async function main(): Promise<number> {
+  const start = performance.now();
+  let db: BenchDatabase | undefined;
+  try {
+    db = await openBenchDatabase();
+    // Commits do not wait for the WAL flush, so a send's time is the SQL's work, whatever the disk.
+    const sql = postgres(db.url, {
+      max: 1,
+      onnotice: () => {},
+      connection: { application_name: 'microchatter-bench', synchronous_commit: 'off' },
+    });
+    try {
+      const settings = await serverSettings(sql);
+      const figures = await run(sql, db.where, settings);
+      const file = await writeResults(figures, db.where, settings);
+      const missed = figures.filter((figure) => figure.met === false).length;
+      console.log(
+        `${missed ? `${missed} target(s) missed` : 'all targets met'}; results in ${file} ` +
+          `(${((performance.now() - start) / 1000).toFixed(0)} s)`,
+      );
+    } finally {
+      await sql.end();
+    }
+    return 0;
+  } catch (error) {
+    console.error(`bench:sql failed: ${error instanceof Error ? (error.stack ?? error.message) : error}`);
+    return 1;
+  } finally {
+    await db?.close();
+  }
+}
+
+process.exitCode = await main();
