@@ -35,7 +35,7 @@ begin
     order by m.last_activity_at desc, m.conversation_id desc
     limit "limit"
   ) page
-  cross join lateral chat_private.conversation_row(page.c, page.m) r
+  cross join lateral chat_private.conversation_rows(page.c, page.m) r
   order by r.last_activity_at desc, r.conversation_id desc;
 end
 $$;
