@@ -69,8 +69,14 @@ export function createRateLimiter(options: RateLimitOptions): RateLimiter {
   return {
     take(key) {
       const at = now();
-      const tokens = tokensOf(buckets.get(key), at);
+      const bucket = buckets.get(key);
+      const tokens = tokensOf(bucket, at);
       if (tokens < 1) {
+        // Still knocking: keep the key among the most recent, so a flood of new keys evicts others first.
+        if (bucket) {
+          buckets.delete(key);
+          buckets.set(key, bucket);
+        }
         return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - tokens) / tokensPerMs / 1000)) };
       }
       store(key, tokens - 1, at);
