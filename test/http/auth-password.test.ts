@@ -192,6 +192,34 @@ test('a successful login clears the user counter, so an occasional typo never lo
   }
 });
 
+test('behind a trusted proxy, failures count against the right-most X-Forwarded-For address', async () => {
+  const direct = await makeAuth();
+  const proxied = await makeAuth({ MICROCHATTER_TRUST_PROXY: 'true' });
+  const forwarded = new Request('http://microchatter.test/', {
+    headers: { 'x-forwarded-for': '203.0.113.9, 198.51.100.7' },
+  });
+  assert.is(direct.clientAddress(forwarded, '127.0.0.1'), '127.0.0.1');
+  assert.is(proxied.clientAddress(forwarded, '127.0.0.1'), '198.51.100.7');
+  assert.is(proxied.clientAddress(new Request('http://microchatter.test/'), '127.0.0.1'), '127.0.0.1');
+
+  const limited = await makeAuth({
+    MICROCHATTER_TRUST_PROXY: 'true',
+    MICROCHATTER_LOGIN_MAX_FAILURES: '2',
+    MICROCHATTER_LOGIN_FAILURE_WINDOW: '60',
+  });
+  const app = appFor(limited);
+  const post = (user: string, password: string, address: string) =>
+    app.request('/auth/token', {
+      method: 'POST',
+      headers: { authorization: basic(user, password), 'x-forwarded-for': address },
+    });
+  assert.is((await post('u1', 'x', '192.0.2.1')).status, 401);
+  assert.is((await post('u2', 'x', '192.0.2.1')).status, 401);
+  assert.is((await post('u3', 'x', '192.0.2.1')).status, 429);
+  // Another client behind the same proxy is not locked out by the first one's failures.
+  assert.is((await post('alice', 'correct horse', '192.0.2.2')).status, 200);
+});
+
 test('POST /auth/token exchanges Basic credentials for a token that authenticates', async () => {
   const auth = await makeAuth();
   const app = appFor(auth);
