@@ -1,9 +1,79 @@
-/** The HTTP surface. Routes are added here; the chat rules stay in SQL. */
-import { Hono } from 'hono';
+/**
+ * The HTTP surface: a generic bridge to the SQL API plus the few routes that are not SQL functions
+ * (health, auth, API description). The chat rules stay in SQL.
+ */
+import { type Context, Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import type { Auth, Principal } from './auth.ts';
+import { authRoutes } from './auth-routes.ts';
+import type { ApiFunction, Catalog } from './catalog.ts';
 import type { Sql } from './db.ts';
+import { renderDocsPage } from './docs-page.ts';
+import { ApiError, errorResponse } from './errors.ts';
+import { openApiDocument } from './openapi.ts';
+import type { RateLimiter } from './rate-limit.ts';
+import { callFunction, checkArguments, fromQueryString } from './rpc.ts';
 
-export function createApp(sql: Sql): Hono {
+export interface AppOptions {
+  sql: Sql;
+  catalog: Catalog;
+  auth: Auth;
+  /** Largest request body in bytes, whatever Content-Length claims. */
+  bodyLimit: number;
+  /** Per-user limit on sent messages; absent: unlimited. */
+  sendLimiter?: RateLimiter | undefined;
+  /** Origins whose pages may call the API from the browser, with credentials; none: no CORS. */
+  corsOrigins?: string[];
+}
+
+/** The TCP peer under @hono/node-server; in-process requests (tests) have none. */
+function peerAddress(c: Context): string | undefined {
+  const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
+  return incoming?.socket?.remoteAddress;
+}
+
+/** Reads the request's JSON arguments; an empty body means no arguments. */
+async function readArguments(c: Context): Promise<unknown> {
+  const text = await c.req.text();
+  if (text.trim() === '') return {};
+  const type = c.req.header('content-type') ?? '';
+  if (!/^application\/json\s*(;|$)/i.test(type)) {
+    throw new ApiError('MCTYP', 'send arguments as Content-Type: application/json');
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError('MCJSN', 'the request body is not valid JSON');
+  }
+}
+
+export function createApp(options: AppOptions): Hono {
+  const { sql, catalog, auth } = options;
   const app = new Hono();
+  app.onError((error, c) => errorResponse(c, error));
+  app.notFound((c) => errorResponse(c, new ApiError('MCNFD', `no endpoint ${c.req.method} ${c.req.path}`)));
+  if (options.corsOrigins?.length) {
+    app.use(
+      '*',
+      cors({
+        origin: options.corsOrigins,
+        credentials: true,
+        allowHeaders: ['Authorization', 'Content-Type', 'Last-Event-ID'],
+        allowMethods: ['GET', 'POST'],
+        exposeHeaders: ['Retry-After'],
+        maxAge: 600,
+      }),
+    );
+  }
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: options.bodyLimit,
+      onError: (c) =>
+        errorResponse(c, new ApiError('MCTOO', `request bodies are limited to ${options.bodyLimit} bytes`)),
+    }),
+  );
 
   // For load balancers and orchestrators: healthy means this process can reach its database.
   app.get('/healthz', async (c) => {
@@ -13,6 +83,55 @@ export function createApp(sql: Sql): Hono {
     } catch {
       return c.json({ error: { code: 'MCDBX', message: 'database unreachable' } }, 503);
     }
+  });
+
+  app.get('/openapi.json', (c) => c.json(openApiDocument(catalog)));
+  app.get('/docs', (c) => c.html(renderDocsPage(catalog)));
+
+  app.route('/', authRoutes(auth, sql));
+
+  const principalOf = (c: Context): Promise<Principal> =>
+    auth.authenticate(c.req.raw, auth.clientAddress(c.req.raw, peerAddress(c)));
+
+  const respond = async (c: Context, fn: ApiFunction, actor: string | null, input: unknown) => {
+    const args = checkArguments(fn, input);
+    if (fn.name === 'send_message' && actor && options.sendLimiter) {
+      const verdict = options.sendLimiter.take(actor);
+      if (!verdict.ok) {
+        throw new ApiError('MCRAT', 'you are sending too fast', {
+          'Retry-After': String(verdict.retryAfterSeconds),
+        });
+      }
+    }
+    const result = await callFunction(sql, fn, actor, args);
+    return result === undefined ? c.body(null, 204) : c.json(result);
+  };
+
+  const userFunction = async (c: Context) => {
+    const principal = await principalOf(c);
+    if (principal.kind !== 'user') {
+      throw new ApiError(
+        'MCFRB',
+        "the admin token acts on /admin/rpc only; call /rpc with a user's credentials",
+      );
+    }
+    const fn = catalog.find('chat', c.req.param('name') ?? '');
+    if (!fn) throw new ApiError('MCNFD', `no function ${c.req.param('name')}`);
+    if (c.req.method === 'GET') {
+      if (!fn.readOnly) throw new ApiError('MCMTH', `${fn.name} changes data: use POST`);
+      return respond(c, fn, principal.userId, fromQueryString(fn, new URL(c.req.url).searchParams));
+    }
+    return respond(c, fn, principal.userId, await readArguments(c));
+  };
+  app.get('/rpc/:name', userFunction);
+  app.post('/rpc/:name', userFunction);
+
+  app.post('/admin/rpc/:name', async (c) => {
+    const fn = catalog.find('chat_admin', c.req.param('name'));
+    const principal = await principalOf(c);
+    if (principal.kind !== 'admin') throw new ApiError('MCADM', 'this endpoint needs admin credentials');
+    if (!fn) throw new ApiError('MCNFD', `no admin function ${c.req.param('name')}`);
+    return respond(c, fn, null, await readArguments(c));
   });
 
   return app;

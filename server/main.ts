@@ -1,10 +1,13 @@
 /** `npm start`: configuration → database → migrations → HTTP server, and a clean shutdown on signals. */
-import { serve } from '@hono/node-server';
 import { createApp } from './app.ts';
+import { createAuth } from './auth.ts';
+import { loadCatalog } from './catalog.ts';
 import { loadConfig } from './config.ts';
 import { connectDatabase } from './db.ts';
 import { startEmbeddedPostgres } from './embedded.ts';
+import { startHttpServer } from './http-server.ts';
 import { applyMigrations } from './migrate.ts';
+import { createRateLimiter } from './rate-limit.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -22,10 +25,21 @@ async function main(): Promise<void> {
   }
 
   const sql = connectDatabase(databaseUrl);
-  const server = serve({ fetch: createApp(sql).fetch, hostname: config.host, port: config.port }, (info) => {
-    const database = embedded ? `embedded at ${config.dataDir}` : 'external';
-    console.log(`Microchatter listening on http://${config.host}:${info.port} (database: ${database})`);
+  const auth = await createAuth(config, sql);
+  const app = createApp({
+    sql,
+    catalog: await loadCatalog(sql),
+    auth,
+    bodyLimit: config.bodyLimit,
+    corsOrigins: config.corsOrigins,
+    sendLimiter:
+      config.sendRatePerMinute > 0
+        ? createRateLimiter({ limit: config.sendRatePerMinute, windowSeconds: 60 })
+        : undefined,
   });
+  const server = await startHttpServer(app, config);
+  const database = embedded ? `embedded at ${config.dataDir}` : 'external';
+  console.log(`Microchatter listening on ${server.url} (database: ${database})`);
 
   let shuttingDown = false;
   const shutdown = async (signal: NodeJS.Signals) => {
@@ -36,7 +50,8 @@ async function main(): Promise<void> {
       console.error(`Microchatter: shutdown after ${signal} took over 10 s, exiting`);
       process.exit(1);
     }, 10_000).unref();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server.close();
+    auth.close();
     await sql.end({ timeout: 5 });
     await embedded?.stop();
     process.exit(0);

@@ -10,7 +10,12 @@ declare
   v_hash text;
 begin
   select u.password_hash into v_hash from chat_private.users u where u.user_id = check_password.user_id;
-  if v_hash is null or password is null or not chat_private.password_matches(password, v_hash) then
+  if v_hash is null or password is null then
+    -- Spend the same bcrypt work as for a real user, so timing does not tell which user ids exist.
+    perform chat_private.password_matches(coalesce(password, ''), '$2a$10$umdp8t0ka7mPAVkXq0Q7J.ihc10jYuQiQUikGVsPxyZpFbGQI9.l6');
+    return false;
+  end if;
+  if not chat_private.password_matches(password, v_hash) then
     return false;
   end if;
   -- A legacy MD5 hash is replaced by bcrypt the first time its password is proven.

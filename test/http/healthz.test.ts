@@ -1,9 +1,18 @@
 import { createServer } from 'node:net';
-import { test } from 'uvu';
+import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createApp } from '../../server/app.ts';
 import { connectDatabase } from '../../server/db.ts';
 import { freshDatabase } from '../helpers/db.ts';
+import { type TestApp, testApp } from '../helpers/http.ts';
+
+const test = suite('http: /healthz');
+let t: TestApp;
+
+test.before(async () => {
+  t = await testApp();
+});
+test.after(async () => t.close());
 
 async function closedPort(): Promise<number> {
   return new Promise((resolve) => {
@@ -15,20 +24,15 @@ async function closedPort(): Promise<number> {
 }
 
 test('GET /healthz answers 200 {"status":"ok"} when the database is reachable', async () => {
-  const db = await freshDatabase();
-  try {
-    const response = await createApp(db.sql).request('/healthz');
-    assert.is(response.status, 200);
-    assert.equal(await response.json(), { status: 'ok' });
-  } finally {
-    await db.drop();
-  }
+  const response = await t.app.request('/healthz');
+  assert.is(response.status, 200);
+  assert.equal(await response.json(), { status: 'ok' });
 });
 
 test('GET /healthz answers 503 MCDBX when nothing listens on the database port', async () => {
   const sql = connectDatabase(`postgres://postgres@127.0.0.1:${await closedPort()}/nowhere`);
   try {
-    const response = await createApp(sql).request('/healthz');
+    const response = await createApp({ ...t.options, sql }).request('/healthz');
     assert.is(response.status, 503);
     const body = (await response.json()) as { error: { code: string } };
     assert.is(body.error.code, 'MCDBX');
@@ -42,7 +46,7 @@ test('GET /healthz answers 503 MCDBX once its database has been dropped', async 
   const sql = connectDatabase(db.url);
   try {
     await db.drop();
-    const response = await createApp(sql).request('/healthz');
+    const response = await createApp({ ...t.options, sql }).request('/healthz');
     assert.is(response.status, 503);
     const body = (await response.json()) as { error: { code: string } };
     assert.is(body.error.code, 'MCDBX');

@@ -1,0 +1,165 @@
+/**
+ * The generic RPC bridge: `POST /rpc/<name>` with a JSON object of named arguments calls
+ * `chat.<name>(actor => <the verified user>, …)`, `GET` does the same for read-only functions with
+ * query parameters, and `POST /admin/rpc/<name>` calls `chat_admin.<name>`. There is no per-endpoint
+ * code: which functions exist, which arguments they take and of what type come from the catalog.
+ */
+import type postgres from 'postgres';
+import type { ApiFunction, Argument, ValueType } from './catalog.ts';
+import type { Sql } from './db.ts';
+import { ApiError } from './errors.ts';
+
+/**
+ * A checked value for one SQL argument; the driver serialises it for the parameter's type (jsonb
+ * values go as the parsed JSON, which it stringifies once).
+ */
+type SqlValue = string | number | boolean | string[] | null | { json: postgres.JSONValue };
+
+const INT4_MAX = 2 ** 31 - 1;
+const INT8_MAX = 9223372036854775807n;
+
+function invalid(arg: Argument, expected: string): ApiError {
+  return new ApiError('MCARG', `argument ${arg.name} must be ${expected}`);
+}
+
+function checkText(arg: Argument, value: unknown): string {
+  if (typeof value !== 'string') throw invalid(arg, 'a string');
+  // PostgreSQL text cannot hold NUL; say so rather than let the driver fail.
+  if (value.includes('\u0000')) throw invalid(arg, 'a string without NUL characters');
+  return value;
+}
+
+/** Integers arrive as JSON numbers, or as strings of digits (bigints beyond 2^53 cannot be numbers). */
+function checkInteger(arg: Argument, value: unknown, bigint: boolean): string | number {
+  const expected = bigint ? 'an integer' : `an integer up to ${INT4_MAX}`;
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value) || (!bigint && Math.abs(value) > INT4_MAX)) throw invalid(arg, expected);
+    return value;
+  }
+  if (typeof value === 'string' && /^-?\d{1,19}$/.test(value)) {
+    const big = BigInt(value);
+    if (big > INT8_MAX || big < -INT8_MAX - 1n || (!bigint && (big > INT4_MAX || big < -INT4_MAX - 1)))
+      throw invalid(arg, expected);
+    return value;
+  }
+  throw invalid(arg, expected);
+}
+
+function checkValue(arg: Argument, value: unknown): SqlValue {
+  switch (arg.type) {
+    case 'text':
+      return checkText(arg, value);
+    case 'bigint':
+      return checkInteger(arg, value, true);
+    case 'integer':
+      return checkInteger(arg, value, false);
+    case 'boolean':
+      if (typeof value !== 'boolean') throw invalid(arg, 'true or false');
+      return value;
+    case 'text[]':
+      if (!Array.isArray(value)) throw invalid(arg, 'an array of strings');
+      return value.map((item) => checkText({ ...arg, name: `${arg.name}[]` }, item));
+    case 'jsonb':
+      return { json: value as postgres.JSONValue };
+    case 'timestamptz':
+      if (typeof value !== 'string' || Number.isNaN(Date.parse(value)))
+        throw invalid(arg, 'an ISO 8601 timestamp');
+      return value;
+  }
+}
+
+/** Query strings carry only strings; turn them into what a JSON body would have held. */
+export function fromQueryString(fn: ApiFunction, query: URLSearchParams): Record<string, unknown> {
+  const args: Record<string, unknown> = {};
+  for (const key of new Set(query.keys())) {
+    const values = query.getAll(key);
+    const type = fn.args.find((a) => a.name === key)?.type;
+    const last = values[values.length - 1] ?? '';
+    if (type === 'text[]') args[key] = values;
+    else if (type === 'bigint' || type === 'integer') args[key] = /^-?\d+$/.test(last) ? last : Number.NaN;
+    else if (type === 'boolean') args[key] = last === 'true' ? true : last === 'false' ? false : last;
+    else if (type === 'jsonb') {
+      try {
+        args[key] = JSON.parse(last);
+      } catch {
+        throw new ApiError('MCARG', `argument ${key} must be JSON`);
+      }
+    } else args[key] = last;
+  }
+  return args;
+}
+
+/**
+ * Checks a request's arguments against the function's signature: an object, no unknown names (and
+ * never `actor`), every required argument present, each of its SQL type. JSON null means "left out".
+ */
+export function checkArguments(fn: ApiFunction, input: unknown): Map<Argument, SqlValue> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new ApiError('MCJSN', 'the request body must be a JSON object of named arguments');
+  }
+  const given = input as Record<string, unknown>;
+  for (const name of Object.keys(given)) {
+    if (name === 'actor' && fn.takesActor) {
+      throw new ApiError('MCARG', 'actor is taken from your credentials and must not be given');
+    }
+    if (!fn.args.some((a) => a.name === name)) {
+      const known = fn.args.map((a) => a.name).join(', ') || 'none';
+      throw new ApiError('MCARG', `unknown argument ${name} (${fn.name} takes: ${known})`);
+    }
+  }
+  const checked = new Map<Argument, SqlValue>();
+  for (const arg of fn.args) {
+    const value = given[arg.name];
+    if (value === undefined || value === null) {
+      if (!arg.optional) throw new ApiError('MCARG', `missing argument ${arg.name}`);
+      continue;
+    }
+    checked.set(arg, checkValue(arg, value));
+  }
+  return checked;
+}
+
+const castByType: Record<ValueType, string> = {
+  text: 'text',
+  bigint: 'bigint',
+  integer: 'integer',
+  boolean: 'boolean',
+  'text[]': 'text[]',
+  jsonb: 'jsonb',
+  timestamptz: 'timestamptz',
+};
+
+const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+/**
+ * Calls the function with named arguments. Identifiers come from the catalog, never from the request;
+ * values are always bound parameters.
+ */
+export async function callFunction(
+  sql: Sql,
+  fn: ApiFunction,
+  actor: string | null,
+  args: Map<Argument, SqlValue>,
+): Promise<unknown> {
+  const params: postgres.ParameterOrJSON<never>[] = [];
+  const named: string[] = [];
+  const bind = (name: string, type: ValueType, value: SqlValue) => {
+    params.push(value !== null && typeof value === 'object' && 'json' in value ? value.json : value);
+    named.push(`${quoteIdent(name)} => $${params.length}::${castByType[type]}`);
+  };
+  if (fn.takesActor) bind('actor', 'text', actor);
+  for (const [arg, value] of args) bind(arg.name, arg.type, value);
+  const call = `${quoteIdent(fn.schema)}.${quoteIdent(fn.name)}(${named.join(', ')})`;
+
+  switch (fn.result.kind) {
+    case 'rows':
+      return await sql.unsafe(`select * from ${call}`, params);
+    case 'row':
+      return (await sql.unsafe(`select * from ${call}`, params))[0] ?? null;
+    case 'value':
+      return (await sql.unsafe(`select ${call} as value`, params))[0]?.value ?? null;
+    case 'none':
+      await sql.unsafe(`select ${call}`, params);
+      return undefined;
+  }
+}
