@@ -1,4 +1,7 @@
-/** Serves the app over HTTP, or HTTPS when TLS files are configured, with timeouts for slow clients. */
+/**
+ * Serves the app over HTTP, or HTTPS when TLS files are configured. A client that trickles its headers
+ * or body is cut off after the configured timeouts instead of holding a socket for ever.
+ */
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -17,6 +20,13 @@ type ServerSettings = Pick<Config, 'host' | 'port' | 'tls' | 'requestTimeout' | 
 
 export function startHttpServer(app: Hono, config: ServerSettings): Promise<RunningServer> {
   const tls = config.tls;
+  // Node checks the header and request timeouts on this interval (default 30 s); check often enough
+  // that a timeout of a few seconds means what it says.
+  const timing = {
+    headersTimeout: config.headersTimeout,
+    requestTimeout: config.requestTimeout,
+    connectionsCheckingInterval: Math.min(1000, config.headersTimeout),
+  };
   const options = {
     fetch: app.fetch,
     hostname: config.host,
@@ -25,12 +35,13 @@ export function startHttpServer(app: Hono, config: ServerSettings): Promise<Runn
       ? {
           createServer: createHttpsServer,
           serverOptions: {
+            ...timing,
             key: readFileSync(tls.keyPath),
             cert: readFileSync(tls.certPath),
             ...(tls.caPath ? { ca: readFileSync(tls.caPath) } : {}),
           },
         }
-      : {}),
+      : { serverOptions: timing }),
   };
   return new Promise((resolve, reject) => {
     const server = serve(options, (info: AddressInfo) => {
@@ -42,10 +53,5 @@ export function startHttpServer(app: Hono, config: ServerSettings): Promise<Runn
       });
     });
     server.once('error', reject);
-    // A client that trickles its headers or body is cut off instead of holding a socket for ever.
-    // (These apply to ordinary requests; long-lived event streams are answered before they matter.)
-    const http = server as import('node:http').Server;
-    http.headersTimeout = config.headersTimeout;
-    http.requestTimeout = config.requestTimeout;
   });
 }

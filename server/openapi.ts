@@ -53,10 +53,10 @@ const errorStatuses = [...new Set(Object.values(statusByCode))].filter((s) => s 
 
 function operation(fn: ApiFunction, method: 'get' | 'post'): Schema {
   const result = resultSchema(fn);
-  const responses: Record<string, Schema> = result
-    ? { 200: { description: 'OK', content: { 'application/json': { schema: result } } } }
-    : { 204: { description: 'Done' } };
-  for (const status of errorStatuses) responses[status] = { $ref: '#/components/responses/Error' };
+  const responses: Record<string, Schema> = {
+    ...(result ? { 200: jsonResponse('OK', result) } : { 204: { description: 'Done' } }),
+    ...errorResponses,
+  };
   const base: Schema = {
     operationId: method === 'get' ? `${fn.name}_get` : fn.name,
     summary: fn.description.split(/(?<=\.)\s/)[0],
@@ -79,8 +79,66 @@ function operation(fn: ApiFunction, method: 'get' | 'post'): Schema {
   return { ...base, requestBody: { content: { 'application/json': { schema: argumentsSchema(fn.args) } } } };
 }
 
+const jsonResponse = (description: string, schema: Schema) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+const errorResponses = Object.fromEntries(
+  errorStatuses.map((s) => [s, { $ref: '#/components/responses/Error' }]),
+);
+const tokenSchema = {
+  type: 'object',
+  properties: { token: { type: 'string' }, expires_at: { type: 'string', format: 'date-time' } },
+};
+
+/** The routes that are not SQL functions (server/app.ts, server/auth-routes.ts). */
+const serverPaths: Record<string, Schema> = {
+  '/healthz': {
+    get: {
+      operationId: 'healthz',
+      summary: 'Whether this process can reach its database (503 MCDBX if not).',
+      tags: ['operations'],
+      security: [],
+      responses: {
+        200: jsonResponse('Healthy', { type: 'object', properties: { status: { const: 'ok' } } }),
+        ...errorResponses,
+      },
+    },
+  },
+  '/auth/token': {
+    post: {
+      operationId: 'auth_token',
+      summary: 'Exchanges a user id and password (HTTP Basic) for a short-lived Microchatter token.',
+      tags: ['auth'],
+      security: [{ basic: [] }],
+      responses: { 200: jsonResponse('A token', tokenSchema), ...errorResponses },
+    },
+  },
+  '/admin/rpc/issue_token': {
+    post: {
+      operationId: 'issue_token',
+      summary: "Mints a token for a user, for the site's backend (admin only).",
+      tags: ['admin'],
+      security: [{ bearer: [] }],
+      requestBody: {
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              additionalProperties: false,
+              properties: { user_id: { type: 'string' }, ttl_seconds: { type: 'integer' } },
+              required: ['user_id'],
+            },
+          },
+        },
+      },
+      responses: { 200: jsonResponse('A token', tokenSchema), ...errorResponses },
+    },
+  },
+};
+
 export function openApiDocument(catalog: Catalog): Schema {
-  const paths: Record<string, Schema> = {};
+  const paths: Record<string, Schema> = { ...serverPaths };
   const components: Record<string, Schema> = {
     Error: {
       type: 'object',
