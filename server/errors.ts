@@ -27,6 +27,7 @@ export const statusByCode = {
   MCKND: 409,
   MCFUL: 409,
   MCEXS: 409,
+  MCRST: 409,
   // Raised by the HTTP layer.
   MCJSN: 400,
   MCAUT: 401,

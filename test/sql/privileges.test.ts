@@ -27,7 +27,8 @@ test('public cannot execute the API', async () => {
   const [row] = await db.sql`
     select count(*)::int as open
     from pg_proc p
-    where p.pronamespace in ('chat'::regnamespace, 'chat_admin'::regnamespace, 'chat_private'::regnamespace)
+    where p.pronamespace in ('chat'::regnamespace, 'chat_admin'::regnamespace, 'chat_server'::regnamespace,
+                             'chat_private'::regnamespace)
       and has_function_privilege('public', p.oid, 'execute')`;
   assert.is(row?.open, 0);
 });
@@ -36,8 +37,8 @@ test('every API function is documented, declares its volatility and pins its sea
   const rows = await db.sql`
     select p.proname, obj_description(p.oid, 'pg_proc') as doc, p.prosecdef, p.proconfig
     from pg_proc p
-    where p.pronamespace in ('chat'::regnamespace, 'chat_admin'::regnamespace)`;
-  assert.ok(rows.length >= 20);
+    where p.pronamespace in ('chat'::regnamespace, 'chat_admin'::regnamespace, 'chat_server'::regnamespace)`;
+  assert.ok(rows.length >= 25);
   for (const row of rows) {
     assert.ok(row.doc && row.doc.length > 20, `${row.proname} has a comment`);
     assert.ok(row.prosecdef, `${row.proname} is security definer`);

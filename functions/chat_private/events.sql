@@ -1,0 +1,113 @@
+-- Realtime events: every change a user should see live is written to chat_private.events in the
+-- same transaction as the change, by the triggers below, so psql and HTTP produce the same events.
+-- NOTIFY only wakes the relays (docs/realtime.md).
+
+-- Writes one event, unless nobody is to receive it.
+create or replace function chat_private.emit(type text, recipients text[], payload jsonb)
+returns void
+language sql
+volatile
+as $$
+  insert into chat_private.events (type, recipients, payload)
+  select type, recipients, payload
+  where cardinality(recipients) > 0
+$$;
+
+-- The payload names the transaction, and PostgreSQL folds identical notifications of one transaction
+-- into one: one NOTIFY per transaction however many events it wrote (DESIGN.md: NOTIFY serialises
+-- commits cluster-wide, so notify as little as possible).
+create or replace function chat_private.notify_events()
+returns trigger
+language plpgsql
+as $$
+begin
+  perform pg_notify('microchatter_events', pg_current_xact_id()::text);
+  return null;
+end
+$$;
+
+create or replace function chat_private.message_event()
+returns trigger
+language plpgsql
+as $$
+begin
+  perform chat_private.emit(
+    'message.created',
+    (select c.members from chat_private.conversations c where c.conversation_id = new.conversation_id),
+    jsonb_build_object('conversation_id', new.conversation_id, 'message', to_jsonb(chat_private.message_row(new)))
+  );
+  return null;
+end
+$$;
+
+-- A member's own state changed: deleted the chat (tells their devices), or read it (tells their devices
+-- and the other members, for read receipts). Sending moves the sender's read position to their own
+-- message: message.created already says so.
+create or replace function chat_private.membership_event()
+returns trigger
+language plpgsql
+as $$
+begin
+  if new.hidden and not old.hidden then
+    perform chat_private.emit('conversation.deleted', array[new.user_id],
+      jsonb_build_object('conversation_id', new.conversation_id));
+  elsif new.read_seq > old.read_seq and not exists (
+    select from chat_private.messages msg
+    where msg.conversation_id = new.conversation_id and msg.seq = new.read_seq and msg.sender = new.user_id
+  ) then
+    perform chat_private.emit(
+      'conversation.read',
+      case when new.left_seq is null
+        then (select c.members from chat_private.conversations c where c.conversation_id = new.conversation_id)
+        else array[new.user_id]
+      end,
+      jsonb_build_object('conversation_id', new.conversation_id, 'user', new.user_id, 'read_seq', new.read_seq)
+    );
+  end if;
+  return null;
+end
+$$;
+
+-- A conversation appeared (first message of a direct chat, a group's first members) or its members,
+-- title or roles changed. Removed members hear of it too, so their devices can update.
+create or replace function chat_private.conversation_event()
+returns trigger
+language plpgsql
+as $$
+declare
+  v_old_members text[] := case when tg_op = 'UPDATE' then old.members else '{}' end;
+begin
+  perform chat_private.emit(
+    case when cardinality(v_old_members) = 0 then 'conversation.created' else 'conversation.updated' end,
+    new.members || array(select u from unnest(v_old_members) u where not u = any(new.members)),
+    jsonb_build_object('conversation_id', new.conversation_id, 'kind', new.kind, 'title', new.title,
+      'members', new.members, 'owner', new.owner, 'admins', new.admins)
+  );
+  return null;
+end
+$$;
+
+drop trigger if exists notify_events on chat_private.events;
+create trigger notify_events after insert on chat_private.events
+  for each statement execute function chat_private.notify_events();
+
+drop trigger if exists message_event on chat_private.messages;
+create trigger message_event after insert on chat_private.messages
+  for each row execute function chat_private.message_event();
+
+drop trigger if exists membership_event on chat_private.memberships;
+create trigger membership_event after update on chat_private.memberships
+  for each row when (new.hidden is distinct from old.hidden or new.read_seq is distinct from old.read_seq)
+  execute function chat_private.membership_event();
+
+drop trigger if exists conversation_created on chat_private.conversations;
+create trigger conversation_created after insert on chat_private.conversations
+  for each row execute function chat_private.conversation_event();
+
+drop trigger if exists conversation_updated on chat_private.conversations;
+create trigger conversation_updated after update on chat_private.conversations
+  for each row when (
+    new.members is distinct from old.members or new.title is distinct from old.title
+    or new.owner is distinct from old.owner or new.admins is distinct from old.admins
+  )
+  execute function chat_private.conversation_event();
