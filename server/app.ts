@@ -11,6 +11,8 @@ import type { ApiFunction, Catalog } from './catalog.ts';
 import type { Sql } from './db.ts';
 import { renderDocsPage } from './docs-page.ts';
 import { ApiError, errorResponse } from './errors.ts';
+import type { Realtime } from './events/realtime.ts';
+import { eventRoutes } from './events/routes.ts';
 import { openApiDocument } from './openapi.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { callFunction, checkArguments, fromQueryString } from './rpc.ts';
@@ -25,6 +27,9 @@ export interface AppOptions {
   sendLimiter?: RateLimiter | undefined;
   /** Origins whose pages may call the API from the browser, with credentials; none: no CORS. */
   corsOrigins?: string[];
+  /** Event streams (GET /events); absent: no streams (in-process tests of the RPC layer). */
+  realtime?: Realtime | undefined;
+  maxStreamsPerUser?: number;
 }
 
 /** The TCP peer under @hono/node-server; in-process requests (tests) have none. */
@@ -89,6 +94,13 @@ export function createApp(options: AppOptions): Hono {
   app.get('/docs', (c) => c.html(renderDocsPage(catalog)));
 
   app.route('/', authRoutes(auth, sql));
+  if (options.realtime) {
+    const { hub, relay, accepting } = options.realtime;
+    app.route(
+      '/',
+      eventRoutes({ sql, auth, hub, relay, accepting, maxStreamsPerUser: options.maxStreamsPerUser ?? 20 }),
+    );
+  }
 
   const principalOf = (c: Context): Promise<Principal> =>
     auth.authenticate(c.req.raw, auth.clientAddress(c.req.raw, peerAddress(c)));

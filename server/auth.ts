@@ -27,7 +27,9 @@ import { ApiError } from './errors.ts';
 import { createRateLimiter } from './rate-limit.ts';
 import { loadSecrets } from './secrets.ts';
 
-export type Principal = { kind: 'user'; userId: string } | { kind: 'admin' };
+export type Principal =
+  /** expiresAt: when the credential stops being valid (epoch seconds); none for passwords. */
+  { kind: 'user'; userId: string; expiresAt?: number | undefined } | { kind: 'admin' };
 
 export interface Auth {
   /**
@@ -259,7 +261,7 @@ export async function createAuth(config: Config, sql: Sql, options: AuthOptions 
     // since must stay deleted.
     const create = !own && config.autoCreateUsers;
     await knownUser(userId, own ? null : displayNameOf(payload[config.jwtNameClaim]), create);
-    return { kind: 'user', userId };
+    return { kind: 'user', userId, expiresAt: payload.exp };
   }
 
   async function basic(credentials: string, clientAddress: string): Promise<Principal> {

@@ -91,6 +91,20 @@ export interface Config {
   requestTimeout: number;
   /** Milliseconds a client has to send the request headers. */
   headersTimeout: number;
+
+  // Realtime (server/events).
+  /** Milliseconds between heartbeat comments on event streams. */
+  sseHeartbeatMs: number;
+  /** The `retry:` hint sent to event stream clients, in milliseconds. */
+  sseRetryMs: number;
+  /** Unsent bytes after which a stream that stopped reading is cut off. */
+  sseMaxBufferBytes: number;
+  /** Event streams one user may hold on one process. */
+  maxStreamsPerUser: number;
+  /** Backstop poll of the event log, in milliseconds, for a lost notification. */
+  eventPollMs: number;
+  /** Days events are kept for resuming streams. */
+  eventRetentionDays: number;
 }
 
 type RawSettings = Readonly<Record<string, string | undefined>>;
@@ -302,6 +316,12 @@ const defaults: Readonly<Record<string, string | undefined>> = {
   TLS_CA: undefined,
   MICROCHATTER_REQUEST_TIMEOUT: '30000',
   MICROCHATTER_HEADERS_TIMEOUT: '10000',
+  MICROCHATTER_SSE_HEARTBEAT_MS: '15000',
+  MICROCHATTER_SSE_RETRY_MS: '2000',
+  MICROCHATTER_SSE_MAX_BUFFER: '1048576',
+  MICROCHATTER_MAX_STREAMS_PER_USER: '20',
+  MICROCHATTER_EVENT_POLL_MS: '1000',
+  MICROCHATTER_EVENT_RETENTION_DAYS: '30',
 };
 
 /** Reads the optional JSON settings file; unknown keys are refused so a typo does not pass silently. */
@@ -456,5 +476,47 @@ export function loadConfig(env: RawSettings = process.env, cwd: string = process
     tls: parseTls(read, cwd),
     requestTimeout,
     headersTimeout,
+    sseHeartbeatMs: parseInteger(
+      'MICROCHATTER_SSE_HEARTBEAT_MS',
+      required('MICROCHATTER_SSE_HEARTBEAT_MS'),
+      100,
+      3_600_000,
+      'milliseconds',
+    ),
+    sseRetryMs: parseInteger(
+      'MICROCHATTER_SSE_RETRY_MS',
+      required('MICROCHATTER_SSE_RETRY_MS'),
+      0,
+      3_600_000,
+      'milliseconds',
+    ),
+    sseMaxBufferBytes: parseInteger(
+      'MICROCHATTER_SSE_MAX_BUFFER',
+      required('MICROCHATTER_SSE_MAX_BUFFER'),
+      16_384,
+      1_073_741_824,
+      'bytes',
+    ),
+    maxStreamsPerUser: parseInteger(
+      'MICROCHATTER_MAX_STREAMS_PER_USER',
+      required('MICROCHATTER_MAX_STREAMS_PER_USER'),
+      1,
+      10_000,
+      'streams',
+    ),
+    eventPollMs: parseInteger(
+      'MICROCHATTER_EVENT_POLL_MS',
+      required('MICROCHATTER_EVENT_POLL_MS'),
+      10,
+      600_000,
+      'milliseconds',
+    ),
+    eventRetentionDays: parseInteger(
+      'MICROCHATTER_EVENT_RETENTION_DAYS',
+      required('MICROCHATTER_EVENT_RETENTION_DAYS'),
+      1,
+      3650,
+      'days',
+    ),
   };
 }

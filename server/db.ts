@@ -23,16 +23,28 @@ const bigintAsNumber = {
   },
 };
 
+/**
+ * timestamptz stays PostgreSQL's text, made ISO 8601 ("2026-11-25T13:06:42.927849+00:00"): the same
+ * form, microseconds and all, that to_jsonb gives the timestamps inside jsonb values, where a JS Date
+ * would cut them to milliseconds. Sessions run in UTC so every timestamp reads alike.
+ */
+const timestampAsIsoText = {
+  to: 1184,
+  from: [1184],
+  serialize: (value: unknown) => (value instanceof Date ? value.toISOString() : String(value)),
+  parse: (text: string) => text.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00'),
+};
+
 /** Column names stay snake_case, exactly as the SQL API returns them (no transform). */
 export function connectDatabase(url: string, options: PoolOptions = {}): Sql {
   return postgres(url, {
     max: options.max ?? 10,
-    types: { bigint: bigintAsNumber },
+    types: { bigint: bigintAsNumber, timestamptz: timestampAsIsoText },
     // Fail fast when Postgres is unreachable: /healthz must answer 503, not hang.
     connect_timeout: 5,
     idle_timeout: 60,
     // Notices (e.g. "relation already exists, skipping") are for DBAs in psql, not for the server log.
     onnotice: () => {},
-    connection: { application_name: 'microchatter' },
+    connection: { application_name: 'microchatter', timezone: 'UTC' },
   });
 }

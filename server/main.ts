@@ -5,6 +5,7 @@ import { loadCatalog } from './catalog.ts';
 import { loadConfig } from './config.ts';
 import { connectDatabase } from './db.ts';
 import { startEmbeddedPostgres } from './embedded.ts';
+import { startRealtime } from './events/realtime.ts';
 import { startHttpServer } from './http-server.ts';
 import { applyMigrations } from './migrate.ts';
 import { createRateLimiter } from './rate-limit.ts';
@@ -26,12 +27,15 @@ async function main(): Promise<void> {
 
   const sql = connectDatabase(databaseUrl);
   const auth = await createAuth(config, sql);
+  const realtime = await startRealtime(sql, config);
   const app = createApp({
     sql,
     catalog: await loadCatalog(sql),
     auth,
     bodyLimit: config.bodyLimit,
     corsOrigins: config.corsOrigins,
+    realtime,
+    maxStreamsPerUser: config.maxStreamsPerUser,
     sendLimiter:
       config.sendRatePerMinute > 0
         ? createRateLimiter({ limit: config.sendRatePerMinute, windowSeconds: 60 })
@@ -50,7 +54,10 @@ async function main(): Promise<void> {
       console.error(`Microchatter: shutdown after ${signal} took over 10 s, exiting`);
       process.exit(1);
     }, 10_000).unref();
-    await server.close();
+    // Stop taking connections, then end the event streams, which would otherwise keep it open.
+    const closed = server.close();
+    await realtime.stop();
+    await closed;
     auth.close();
     await sql.end({ timeout: 5 });
     await embedded?.stop();

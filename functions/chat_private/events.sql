@@ -1,24 +1,42 @@
 -- Realtime events: every change a user should see live is written to chat_private.events in the
 -- same transaction as the change, by the triggers below, so psql and HTTP produce the same events.
 -- NOTIFY only wakes the relays (docs/realtime.md).
+--
+-- The triggers are deferred to commit, and the first event of a transaction takes one transaction
+-- lock that every event-writing transaction takes: positions are therefore handed out in commit order
+-- (a sequence alone hands them out in start order, and a reader could skip a late commit for ever).
+-- The lock is held only through the commit itself, which NOTIFY serialises across the cluster anyway
+-- (DESIGN.md). Within a conversation, commit order is send order, so events follow seq.
+
+-- Deferred triggers run at commit as whoever commits (the application role, not the API functions'
+-- owner), so these functions are security definer like the API.
 
 -- Writes one event, unless nobody is to receive it.
 create or replace function chat_private.emit(type text, recipients text[], payload jsonb)
 returns void
-language sql
+language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, pg_temp
 as $$
-  insert into chat_private.events (type, recipients, payload)
-  select type, recipients, payload
-  where cardinality(recipients) > 0
+begin
+  if cardinality(recipients) > 0 then
+    -- 'MCEV' as a number: the lock's name among the database's advisory locks.
+    perform pg_advisory_xact_lock(1296253270, 1);
+    insert into chat_private.events (position, type, recipients, payload)
+    values (nextval('chat_private.event_positions'), type, recipients, payload);
+  end if;
+end
 $$;
 
 -- The payload names the transaction, and PostgreSQL folds identical notifications of one transaction
--- into one: one NOTIFY per transaction however many events it wrote (DESIGN.md: NOTIFY serialises
--- commits cluster-wide, so notify as little as possible).
+-- into one: one NOTIFY per transaction however many events it wrote (DESIGN.md: notify as little as
+-- possible). Relays read the table, not the payload.
 create or replace function chat_private.notify_events()
 returns trigger
 language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
 as $$
 begin
   perform pg_notify('microchatter_events', pg_current_xact_id()::text);
@@ -29,6 +47,8 @@ $$;
 create or replace function chat_private.message_event()
 returns trigger
 language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
 as $$
 begin
   perform chat_private.emit(
@@ -46,6 +66,8 @@ $$;
 create or replace function chat_private.membership_event()
 returns trigger
 language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
 as $$
 begin
   if new.hidden and not old.hidden then
@@ -73,6 +95,8 @@ $$;
 create or replace function chat_private.conversation_event()
 returns trigger
 language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_old_members text[] := case when tg_op = 'UPDATE' then old.members else '{}' end;
@@ -91,21 +115,27 @@ drop trigger if exists notify_events on chat_private.events;
 create trigger notify_events after insert on chat_private.events
   for each statement execute function chat_private.notify_events();
 
+-- Constraint triggers, deferred: they run at commit (see the top of this file). Do not make them
+-- immediate with SET CONSTRAINTS: the event lock would then be held for the rest of the transaction.
 drop trigger if exists message_event on chat_private.messages;
-create trigger message_event after insert on chat_private.messages
+create constraint trigger message_event after insert on chat_private.messages
+  deferrable initially deferred
   for each row execute function chat_private.message_event();
 
 drop trigger if exists membership_event on chat_private.memberships;
-create trigger membership_event after update on chat_private.memberships
+create constraint trigger membership_event after update on chat_private.memberships
+  deferrable initially deferred
   for each row when (new.hidden is distinct from old.hidden or new.read_seq is distinct from old.read_seq)
   execute function chat_private.membership_event();
 
 drop trigger if exists conversation_created on chat_private.conversations;
-create trigger conversation_created after insert on chat_private.conversations
+create constraint trigger conversation_created after insert on chat_private.conversations
+  deferrable initially deferred
   for each row execute function chat_private.conversation_event();
 
 drop trigger if exists conversation_updated on chat_private.conversations;
-create trigger conversation_updated after update on chat_private.conversations
+create constraint trigger conversation_updated after update on chat_private.conversations
+  deferrable initially deferred
   for each row when (
     new.members is distinct from old.members or new.title is distinct from old.title
     or new.owner is distinct from old.owner or new.admins is distinct from old.admins

@@ -1,31 +1,26 @@
-create or replace function chat_server.user_events(user_id text, after text, max_rows integer default 1000)
-returns table (cursor text, type text, payload jsonb)
+create or replace function chat_server.user_events(user_id text, after bigint, max_rows integer default 1000)
+returns table ("position" bigint, type text, payload jsonb)
 language plpgsql
 stable
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
-declare
-  v_after record := chat_private.parse_event_cursor(after);
-  v_log chat_private.event_log := (select l from chat_private.event_log l);
 begin
-  if (v_after.xid, v_after.event_id) < (v_log.pruned_xid, v_log.pruned_event_id) then
+  if after < (select l.pruned_through from chat_private.event_log l) then
     raise exception using errcode = 'MCRST', message = 'event cursor older than the retained events: start afresh';
   end if;
-  if v_after.xid >= pg_snapshot_xmax(pg_current_snapshot()) then
+  if after > (select s.last_value from chat_private.event_positions s) then
     raise exception using errcode = 'MCRST', message = 'unknown event cursor: start afresh';
   end if;
   return query
-  select chat_private.event_cursor(e.xid, e.event_id), e.type, e.payload
+  select e.position, e.type, e.payload
   from chat_private.events e
-  where e.recipients @> array[user_events.user_id]
-    and (e.xid, e.event_id) > (v_after.xid, v_after.event_id)
-    and e.xid < pg_snapshot_xmin(pg_current_snapshot())
-  order by e.xid, e.event_id
+  where e.recipients @> array[user_events.user_id] and e.position > after
+  order by e.position
   limit max_rows;
 end
 $$;
-comment on function chat_server.user_events(text, text, integer) is
-  'One user''s events after their cursor, in log order: what a resuming stream replays. Raises MCRST when '
-  'the cursor is malformed, from elsewhere, or older than the retained events: the client must refetch.';
+comment on function chat_server.user_events(text, bigint, integer) is
+  'One user''s events after their cursor, in commit order: what a resuming stream replays. Raises MCRST '
+  'when the cursor is from elsewhere or older than the retained events: the client must refetch.';

@@ -15,6 +15,7 @@ import { authRoutes } from '../../server/auth-routes.ts';
 import { loadConfig } from '../../server/config.ts';
 import { ApiError, errorResponse } from '../../server/errors.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
+import { identity } from '../helpers/principal.ts';
 
 const SECRET = 'site-secret-for-tests-0123456789abcdef';
 const ADMIN_TOKEN = 'admin-token-for-tests-0123456789abcdef';
@@ -41,15 +42,20 @@ function appFor(auth: Auth): Hono {
   const app = new Hono();
   app.onError((error, c) => errorResponse(c, error));
   app.route('/', authRoutes(auth, db.sql));
-  app.get('/whoami', async (c) => c.json(await auth.authenticate(c.req.raw, 'local')));
+  app.get('/whoami', async (c) => c.json(identity(await auth.authenticate(c.req.raw, 'local'))));
   return app;
 }
 
 const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
 
-function login(auth: Auth, authorization: string, address = '1.2.3.4'): Promise<Principal> {
-  return auth.authenticate(new Request('http://microchatter.test/', { headers: { authorization } }), address);
+async function login(auth: Auth, authorization: string, address = '1.2.3.4'): Promise<Principal> {
+  return identity(
+    await auth.authenticate(
+      new Request('http://microchatter.test/', { headers: { authorization } }),
+      address,
+    ),
+  );
 }
 
 /** The ApiError code a login ends with, or 'ok'. */

@@ -11,6 +11,7 @@ import { createAuth } from '../../server/auth.ts';
 import { loadConfig } from '../../server/config.ts';
 import { ADMIN_TOKEN_FILE, JWT_SECRET_FILE } from '../../server/secrets.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
+import { identity } from '../helpers/principal.ts';
 
 let db: TestDatabase;
 let root: string;
@@ -54,7 +55,10 @@ test('secrets are generated once into the data dir (0600), printed by path only,
   const secondLog: string[] = [];
   const second = await createAuth(config, db.sql, { log: (line) => secondLog.push(line) });
   assert.is((await readFile(path.join(dataDir, JWT_SECRET_FILE), 'utf8')).trim(), secret);
-  assert.equal(await second.authenticate(bearer(token), '1.2.3.4'), { kind: 'user', userId: 'carol' });
+  assert.equal(identity(await second.authenticate(bearer(token), '1.2.3.4')), {
+    kind: 'user',
+    userId: 'carol',
+  });
   assert.equal(await second.authenticate(bearer(adminToken), '1.2.3.4'), { kind: 'admin' });
   assert.is(secondLog.length, 1);
   assert.not.ok(secondLog.join('\n').includes(secret) || secondLog.join('\n').includes(adminToken));
@@ -106,7 +110,10 @@ test('concurrent first starts on one data dir agree on one secret', async () => 
   );
   const { token } = await (auths[0] ?? assert.unreachable()).issueToken('carol');
   for (const auth of auths) {
-    assert.equal(await auth.authenticate(bearer(token), '1.2.3.4'), { kind: 'user', userId: 'carol' });
+    assert.equal(identity(await auth.authenticate(bearer(token), '1.2.3.4')), {
+      kind: 'user',
+      userId: 'carol',
+    });
   }
 });
 

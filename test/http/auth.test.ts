@@ -12,6 +12,7 @@ import { type Auth, createAuth, type Principal } from '../../server/auth.ts';
 import { loadConfig } from '../../server/config.ts';
 import { ApiError } from '../../server/errors.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
+import { identity } from '../helpers/principal.ts';
 
 const SECRET = 'site-secret-for-tests-0123456789abcdef';
 const ADMIN_TOKEN = 'admin-token-for-tests-0123456789abcdef';
@@ -62,7 +63,7 @@ function request(authorization?: string): Request {
 }
 
 async function principal(auth: Auth, authorization: string): Promise<Principal> {
-  return auth.authenticate(request(authorization), '1.2.3.4');
+  return identity(await auth.authenticate(request(authorization), '1.2.3.4'));
 }
 
 /** Asserts a 401 ApiError with a WWW-Authenticate challenge. */
@@ -381,6 +382,13 @@ test('attack: garbage Authorization headers are 401, never another error', async
   ];
   for (const value of garbage)
     await rejected(auth, value, `Authorization: ${JSON.stringify(value)?.slice(0, 60)}`);
+});
+
+test('a user principal carries when its token expires, for streams to close then', async () => {
+  const auth = await makeAuth();
+  const exp = now() + 120;
+  const full = await auth.authenticate(request(`Bearer ${await hs256({ sub: 'u-exp', exp })}`), '1.2.3.4');
+  assert.equal(full, { kind: 'user', userId: 'u-exp', expiresAt: exp });
 });
 
 test.run();

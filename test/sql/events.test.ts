@@ -13,19 +13,20 @@ test.before(async () => {
 test.after(async () => db.drop());
 
 interface EventRow {
-  cursor: string;
+  position: number;
   type: string;
   recipients: string[];
   payload: Record<string, unknown>;
 }
 
 const latest = async () => {
-  const [{ cursor }] = await db.sql`select chat_server.latest_event_cursor() as cursor`;
-  return cursor as string;
+  const [{ position }] = await db.sql`select chat_server.latest_event_position() as position`;
+  return position as number;
 };
-const readAfter = (cursor: string) => db.sql<EventRow[]>`select * from chat_server.read_events(${cursor})`;
-const userEvents = (user: string, cursor: string) =>
-  db.sql<EventRow[]>`select * from chat_server.user_events(${user}, ${cursor})`;
+const readAfter = (position: number) =>
+  db.sql<EventRow[]>`select * from chat_server.read_events(${position})`;
+const userEvents = (user: string, position: number | string) =>
+  db.sql<EventRow[]>`select * from chat_server.user_events(${user}, ${position})`;
 
 test('each change writes its event, for the members at that moment', async () => {
   const start = await latest();
@@ -90,41 +91,56 @@ test('one NOTIFY per transaction, carrying only the transaction id', async () =>
   }
 });
 
-test('commits out of id order: nothing is skipped, nothing is read before its transaction ends', async () => {
+test('positions follow commit order: a transaction that started first but commits last is not skipped', async () => {
   const start = await latest();
   const early = await db.sql.reserve();
-  const late = await db.sql.reserve();
   try {
-    // `early` takes its transaction id first but writes its event last: the larger event id.
     await early`begin`;
-    await early`select pg_current_xact_id()`;
-    await late`begin`;
-    await late`select pg_current_xact_id()`;
-    await late`select chat.send_message('ben', recipient => 'cat', body => 'late tx, small event id')`;
-    await late`commit`;
-    await early`select chat.send_message('ann', recipient => 'ben', body => 'early tx, large event id')`;
-    // `late` has committed, but `early` is still open with an older transaction id: nothing is read yet.
-    assert.is((await readAfter(start)).length, 0);
-    assert.is((await userEvents('cat', start)).length, 0);
+    await early`select chat.send_message('ann', recipient => 'ben', body => 'started first, commits last')`;
+    await sendTo(db.sql, 'ben', 'cat', 'started last, commits first');
+    // The open transaction holds up nobody: what has committed is readable now.
+    const committed = await readAfter(start);
+    assert.equal(
+      committed
+        .filter((e) => e.type === 'message.created')
+        .map((e) => (e.payload.message as { body: string }).body),
+      ['started last, commits first'],
+    );
+    const reader = committed[committed.length - 1]?.position ?? start;
     await early`commit`;
-
-    const events = await readAfter(start);
-    const bodies = events
-      .filter((e) => e.type === 'message.created')
-      .map((e) => (e.payload.message as { body: string }).body);
-    assert.equal(bodies, ['early tx, large event id', 'late tx, small event id']);
-    // Resuming from any position in between yields exactly the rest.
-    for (let i = 0; i < events.length; i++) {
-      const rest = await readAfter(events[i]?.cursor ?? '');
-      assert.equal(
-        rest.map((e) => e.cursor),
-        events.slice(i + 1).map((e) => e.cursor),
-      );
-    }
+    // A reader that already went past the first commit still gets the late one: it has a larger position.
+    const rest = await readAfter(reader);
+    assert.equal(
+      rest
+        .filter((e) => e.type === 'message.created')
+        .map((e) => (e.payload.message as { body: string }).body),
+      ['started first, commits last'],
+    );
+    const positions = (await readAfter(start)).map((e) => e.position);
+    assert.equal(
+      positions,
+      [...positions].sort((a, b) => a - b),
+    );
   } finally {
     early.release();
-    late.release();
   }
+});
+
+test('within a conversation, events follow seq even when senders race', async () => {
+  const [group] = await db.sql`select * from chat.create_group('ann', 'Race', array['ben', 'cat'])`;
+  const start = await latest();
+  await Promise.all(
+    Array.from({ length: 40 }, (_, i) =>
+      sendIn(db.sql, ['ann', 'ben', 'cat'][i % 3] ?? 'ann', group?.conversation_id, `race ${i}`),
+    ),
+  );
+  const seqs = (await readAfter(start))
+    .filter((e) => e.type === 'message.created')
+    .map((e) => (e.payload.message as { seq: number }).seq);
+  assert.equal(
+    seqs,
+    Array.from({ length: 40 }, (_, i) => i + 1),
+  );
 });
 
 test('pruning cuts the log; older cursors get MCRST, current ones carry on', async () => {
@@ -133,9 +149,8 @@ test('pruning cuts the log; older cursors get MCRST, current ones carry on', asy
   const [{ deleted }] = await db.sql`select chat_server.prune_events('0 seconds') as deleted`;
   assert.ok(Number(deleted) > 0);
   await expectCode(userEvents('ben', old), 'MCRST');
-  await expectCode(userEvents('ben', '0-0'), 'MCRST');
-  await expectCode(userEvents('ben', 'not-a-cursor'), 'MCRST');
-  await expectCode(userEvents('ben', '99999999999-1'), 'MCRST');
+  await expectCode(userEvents('ben', 0), 'MCRST');
+  await expectCode(userEvents('ben', 99_999_999_999), 'MCRST');
   const current = await latest();
   await sendTo(db.sql, 'ann', 'ben', 'after the cut');
   assert.equal(

@@ -1,23 +1,25 @@
 --! Previous: sha1:6c88de2e737987c7921d807d7a8f5ad3609a57c2
---! Hash: sha1:458cfaa95a1a8d2b29aec9f4d6d5325067d22617
---! Message: realtime event log, relay reads and stream tickets
+--! Hash: sha1:9208d36e158e7465d09c336fdec4d29c32d45dc8
+--! Message: realtime event log in commit order, relay reads and stream tickets
 
--- Realtime: an event log written by triggers in the same transaction as each change, read by the
--- server's relays in (transaction id, event id) order. docs/realtime.md explains the design.
+-- Realtime: an event log written by triggers in the same transaction as each change, numbered in
+-- commit order, read by the server's relays. docs/realtime.md explains the design.
 
 -- Functions the server itself calls (event relay, stream tickets); not exposed over HTTP.
 create schema if not exists chat_server;
 grant usage on schema chat_server to microchatter_app;
 
+-- Positions are taken at commit, under one lock (chat_private.emit): a reader that has seen position
+-- n never finds a smaller one appear later, so n is a cursor a client can resume from.
+create sequence if not exists chat_private.event_positions;
+
 create table if not exists chat_private.events (
-  xid xid8 not null default pg_current_xact_id(),
-  event_id bigint generated always as identity,
+  position bigint primary key,
   type text not null,
   -- Who receives it: the conversation's members at the time of the event (a small set read together).
   recipients text[] not null,
   payload jsonb not null,
-  created_at timestamptz not null default now(),
-  primary key (xid, event_id)
+  created_at timestamptz not null default now()
 );
 -- A resuming stream asks for one user's events after a position.
 create index if not exists events_recipients_idx on chat_private.events using gin (recipients);
@@ -25,8 +27,7 @@ create index if not exists events_recipients_idx on chat_private.events using gi
 -- Where the log was last cut by prune_events: cursors before it get a reset.
 create table if not exists chat_private.event_log (
   only_row boolean primary key default true check (only_row),
-  pruned_xid xid8 not null default '0',
-  pruned_event_id bigint not null default 0
+  pruned_through bigint not null default 0
 );
 insert into chat_private.event_log default values on conflict do nothing;
 
@@ -37,57 +38,46 @@ create table if not exists chat_private.stream_tickets (
   credential_expires_at timestamptz
 );
 
---! Included chat_private/event_cursor.sql
--- An event's position in the log, and the resume cursor a client holds: "<xid>-<event_id>".
---
--- Positions are ordered by (transaction id, event id), and a reader only takes events of
--- transactions older than every transaction still running (the snapshot's xmin). Those are all
--- finished, so nothing can later commit below a position already read: ids from a sequence are not
--- handed out in commit order, but this order is final once read (docs/realtime.md).
-create or replace function chat_private.event_cursor(xid xid8, event_id bigint)
-returns text
-language sql
-immutable
-as $$
-  select xid::text || '-' || event_id
-$$;
-
--- Parses a cursor, or raises MCRST: the client must start afresh (reset).
-create or replace function chat_private.parse_event_cursor(cursor text, out xid xid8, out event_id bigint)
-language plpgsql
-immutable
-as $$
-begin
-  if cursor is null or cursor !~ '^\d{1,20}-\d{1,18}$' then
-    raise exception using errcode = 'MCRST', message = 'unknown event cursor: start afresh';
-  end if;
-  xid := split_part(cursor, '-', 1)::xid8;
-  event_id := split_part(cursor, '-', 2)::bigint;
-end
-$$;
---! EndIncluded chat_private/event_cursor.sql
 --! Included chat_private/events.sql
 -- Realtime events: every change a user should see live is written to chat_private.events in the
 -- same transaction as the change, by the triggers below, so psql and HTTP produce the same events.
 -- NOTIFY only wakes the relays (docs/realtime.md).
+--
+-- The triggers are deferred to commit, and the first event of a transaction takes one transaction
+-- lock that every event-writing transaction takes: positions are therefore handed out in commit order
+-- (a sequence alone hands them out in start order, and a reader could skip a late commit for ever).
+-- The lock is held only through the commit itself, which NOTIFY serialises across the cluster anyway
+-- (DESIGN.md). Within a conversation, commit order is send order, so events follow seq.
+
+-- Deferred triggers run at commit as whoever commits (the application role, not the API functions'
+-- owner), so these functions are security definer like the API.
 
 -- Writes one event, unless nobody is to receive it.
 create or replace function chat_private.emit(type text, recipients text[], payload jsonb)
 returns void
-language sql
+language plpgsql
 volatile
+security definer
+set search_path = pg_catalog, pg_temp
 as $$
-  insert into chat_private.events (type, recipients, payload)
-  select type, recipients, payload
-  where cardinality(recipients) > 0
+begin
+  if cardinality(recipients) > 0 then
+    -- 'MCEV' as a number: the lock's name among the database's advisory locks.
+    perform pg_advisory_xact_lock(1296253270, 1);
+    insert into chat_private.events (position, type, recipients, payload)
+    values (nextval('chat_private.event_positions'), type, recipients, payload);
+  end if;
+end
 $$;
 
 -- The payload names the transaction, and PostgreSQL folds identical notifications of one transaction
--- into one: one NOTIFY per transaction however many events it wrote (DESIGN.md: NOTIFY serialises
--- commits cluster-wide, so notify as little as possible).
+-- into one: one NOTIFY per transaction however many events it wrote (DESIGN.md: notify as little as
+-- possible). Relays read the table, not the payload.
 create or replace function chat_private.notify_events()
 returns trigger
 language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
 as $$
 begin
   perform pg_notify('microchatter_events', pg_current_xact_id()::text);
@@ -98,6 +88,8 @@ $$;
 create or replace function chat_private.message_event()
 returns trigger
 language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
 as $$
 begin
   perform chat_private.emit(
@@ -115,6 +107,8 @@ $$;
 create or replace function chat_private.membership_event()
 returns trigger
 language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
 as $$
 begin
   if new.hidden and not old.hidden then
@@ -142,6 +136,8 @@ $$;
 create or replace function chat_private.conversation_event()
 returns trigger
 language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_old_members text[] := case when tg_op = 'UPDATE' then old.members else '{}' end;
@@ -160,98 +156,93 @@ drop trigger if exists notify_events on chat_private.events;
 create trigger notify_events after insert on chat_private.events
   for each statement execute function chat_private.notify_events();
 
+-- Constraint triggers, deferred: they run at commit (see the top of this file). Do not make them
+-- immediate with SET CONSTRAINTS: the event lock would then be held for the rest of the transaction.
 drop trigger if exists message_event on chat_private.messages;
-create trigger message_event after insert on chat_private.messages
+create constraint trigger message_event after insert on chat_private.messages
+  deferrable initially deferred
   for each row execute function chat_private.message_event();
 
 drop trigger if exists membership_event on chat_private.memberships;
-create trigger membership_event after update on chat_private.memberships
+create constraint trigger membership_event after update on chat_private.memberships
+  deferrable initially deferred
   for each row when (new.hidden is distinct from old.hidden or new.read_seq is distinct from old.read_seq)
   execute function chat_private.membership_event();
 
 drop trigger if exists conversation_created on chat_private.conversations;
-create trigger conversation_created after insert on chat_private.conversations
+create constraint trigger conversation_created after insert on chat_private.conversations
+  deferrable initially deferred
   for each row execute function chat_private.conversation_event();
 
 drop trigger if exists conversation_updated on chat_private.conversations;
-create trigger conversation_updated after update on chat_private.conversations
+create constraint trigger conversation_updated after update on chat_private.conversations
+  deferrable initially deferred
   for each row when (
     new.members is distinct from old.members or new.title is distinct from old.title
     or new.owner is distinct from old.owner or new.admins is distinct from old.admins
   )
   execute function chat_private.conversation_event();
 --! EndIncluded chat_private/events.sql
---! Included chat_server/latest_event_cursor.sql
-create or replace function chat_server.latest_event_cursor()
-returns text
+--! Included chat_server/latest_event_position.sql
+create or replace function chat_server.latest_event_position()
+returns bigint
 language sql
 stable
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select coalesce(
-    (select chat_private.event_cursor(e.xid, e.event_id)
-     from chat_private.events e
-     where e.xid < pg_snapshot_xmin(pg_current_snapshot())
-     order by e.xid desc, e.event_id desc
-     limit 1),
-    (select chat_private.event_cursor(l.pruned_xid, l.pruned_event_id) from chat_private.event_log l)
+  select greatest(
+    (select max(e.position) from chat_private.events e),
+    (select l.pruned_through from chat_private.event_log l)
   )
 $$;
-comment on function chat_server.latest_event_cursor() is
-  'The position of the newest event that can be read now: where a relay starts.';
---! EndIncluded chat_server/latest_event_cursor.sql
+comment on function chat_server.latest_event_position() is
+  'The position of the newest event: where a relay starts.';
+--! EndIncluded chat_server/latest_event_position.sql
 --! Included chat_server/read_events.sql
-create or replace function chat_server.read_events(after text, max_rows integer default 1000)
-returns table (cursor text, type text, recipients text[], payload jsonb)
+create or replace function chat_server.read_events(after bigint, max_rows integer default 1000)
+returns table ("position" bigint, type text, recipients text[], payload jsonb)
 language sql
 stable
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select chat_private.event_cursor(e.xid, e.event_id), e.type, e.recipients, e.payload
-  from chat_private.events e, chat_private.parse_event_cursor(after) a
-  where (e.xid, e.event_id) > (a.xid, a.event_id)
-    and e.xid < pg_snapshot_xmin(pg_current_snapshot())
-  order by e.xid, e.event_id
+  select e.position, e.type, e.recipients, e.payload
+  from chat_private.events e
+  where e.position > after
+  order by e.position
   limit max_rows
 $$;
-comment on function chat_server.read_events(text, integer) is
-  'Events after a position, for every recipient, in log order: what a relay fans out to its streams. '
-  'Only events of finished transactions are returned, so a later call never finds one before its cursor.';
+comment on function chat_server.read_events(bigint, integer) is
+  'Events after a position, for every recipient, in commit order: what a relay fans out to its streams.';
 --! EndIncluded chat_server/read_events.sql
 --! Included chat_server/user_events.sql
-create or replace function chat_server.user_events(user_id text, after text, max_rows integer default 1000)
-returns table (cursor text, type text, payload jsonb)
+create or replace function chat_server.user_events(user_id text, after bigint, max_rows integer default 1000)
+returns table ("position" bigint, type text, payload jsonb)
 language plpgsql
 stable
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
-declare
-  v_after record := chat_private.parse_event_cursor(after);
-  v_log chat_private.event_log := (select l from chat_private.event_log l);
 begin
-  if (v_after.xid, v_after.event_id) < (v_log.pruned_xid, v_log.pruned_event_id) then
+  if after < (select l.pruned_through from chat_private.event_log l) then
     raise exception using errcode = 'MCRST', message = 'event cursor older than the retained events: start afresh';
   end if;
-  if v_after.xid >= pg_snapshot_xmax(pg_current_snapshot()) then
+  if after > (select s.last_value from chat_private.event_positions s) then
     raise exception using errcode = 'MCRST', message = 'unknown event cursor: start afresh';
   end if;
   return query
-  select chat_private.event_cursor(e.xid, e.event_id), e.type, e.payload
+  select e.position, e.type, e.payload
   from chat_private.events e
-  where e.recipients @> array[user_events.user_id]
-    and (e.xid, e.event_id) > (v_after.xid, v_after.event_id)
-    and e.xid < pg_snapshot_xmin(pg_current_snapshot())
-  order by e.xid, e.event_id
+  where e.recipients @> array[user_events.user_id] and e.position > after
+  order by e.position
   limit max_rows;
 end
 $$;
-comment on function chat_server.user_events(text, text, integer) is
-  'One user''s events after their cursor, in log order: what a resuming stream replays. Raises MCRST when '
-  'the cursor is malformed, from elsewhere, or older than the retained events: the client must refetch.';
+comment on function chat_server.user_events(text, bigint, integer) is
+  'One user''s events after their cursor, in commit order: what a resuming stream replays. Raises MCRST '
+  'when the cursor is from elsewhere or older than the retained events: the client must refetch.';
 --! EndIncluded chat_server/user_events.sql
 --! Included chat_server/prune_events.sql
 create or replace function chat_server.prune_events(retention interval default '30 days')
@@ -262,33 +253,20 @@ security definer
 set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_keep record;
-  v_deleted bigint;
+  v_cut bigint;
+  v_deleted bigint := 0;
 begin
-  -- The log is cut at one position: the first event young enough to keep. Everything before it goes,
-  -- so "older than the retained events" is a simple comparison with that position.
-  select e.xid, e.event_id into v_keep
-  from chat_private.events e
-  where e.created_at >= now() - retention and e.xid < pg_snapshot_xmin(pg_current_snapshot())
-  order by e.xid, e.event_id
-  limit 1;
-  if not found then
-    select e.xid, e.event_id + 1 as event_id into v_keep
-    from chat_private.events e
-    where e.xid < pg_snapshot_xmin(pg_current_snapshot())
-    order by e.xid desc, e.event_id desc
-    limit 1;
-  end if;
-  if v_keep.xid is null then
-    v_deleted := 0;
-  else
-    delete from chat_private.events e where (e.xid, e.event_id) < (v_keep.xid, v_keep.event_id);
+  -- The log is cut at one position, the first event young enough to keep, so "older than the
+  -- retained events" is one comparison. (Positions follow commit order, times start order: an old
+  -- event just after the cut waits for the next pruning.)
+  select coalesce(
+    (select e.position from chat_private.events e where e.created_at >= now() - retention order by e.position limit 1),
+    (select max(e.position) + 1 from chat_private.events e)
+  ) into v_cut;
+  if v_cut is not null then
+    delete from chat_private.events e where e.position < v_cut;
     get diagnostics v_deleted = row_count;
-    if v_deleted > 0 then
-      -- A cursor below the cut may have missed a deleted event: the last one before the cut.
-      update chat_private.event_log l set pruned_xid = v_keep.xid, pruned_event_id = v_keep.event_id - 1
-      where (l.pruned_xid, l.pruned_event_id) < (v_keep.xid, v_keep.event_id - 1);
-    end if;
+    update chat_private.event_log l set pruned_through = v_cut - 1 where l.pruned_through < v_cut - 1;
   end if;
   delete from chat_private.stream_tickets t where t.expires_at < now();
   return v_deleted;

@@ -1,0 +1,90 @@
+/**
+ * One relay per server process: holds the process's single LISTEN connection, reads new events from
+ * the log when woken, and hands each to the hub for the recipients' streams on this process.
+ *
+ * NOTIFY is only a wake-up; the table is the truth. Positions are handed out in commit order
+ * (functions/chat_private/events.sql), so by the time a notification arrives everything before it is
+ * readable, and reading "after the last position" never skips anything. After the LISTEN connection
+ * comes back (onlisten) the relay reads what it missed; a slow poll covers a lost notification.
+ */
+import type { Sql } from '../db.ts';
+import { formatFrame, type Hub } from './hub.ts';
+
+export interface RelayOptions {
+  /** The backstop: read even without a notification this often. */
+  pollMs: number;
+  /** Events per read; a full batch is followed at once by the next. */
+  batchSize?: number;
+  log?: (line: string) => void;
+}
+
+export interface Relay {
+  /** The position of the last event handed to the hub: where a new stream starts. */
+  position(): number;
+  stop(): Promise<void>;
+}
+
+interface EventRow {
+  position: number;
+  type: string;
+  recipients: string[];
+  payload: unknown;
+}
+
+const CHANNEL = 'microchatter_events';
+
+export async function startRelay(sql: Sql, hub: Hub, options: RelayOptions): Promise<Relay> {
+  const batchSize = options.batchSize ?? 1000;
+  const log = options.log ?? ((line: string) => console.error(line));
+  const [start] = await sql<
+    { position: number | null }[]
+  >`select chat_server.latest_event_position() as position`;
+  let position = start?.position ?? 0;
+  let reading: Promise<void> | null = null;
+  let again = false;
+  let stopped = false;
+
+  const readUntilCaughtUp = async () => {
+    for (;;) {
+      const rows = await sql<EventRow[]>`select * from chat_server.read_events(${position}, ${batchSize})`;
+      for (const row of rows) {
+        hub.deliver(row.recipients, row.position, formatFrame(row.type, row.payload, row.position));
+        position = row.position;
+      }
+      if (rows.length < batchSize) return;
+    }
+  };
+
+  /** Reads until caught up; wake-ups during a read fold into one more read. */
+  const read = (): void => {
+    if (stopped) return;
+    if (reading) {
+      again = true;
+      return;
+    }
+    reading = readUntilCaughtUp()
+      .catch((error: unknown) => log(`Microchatter: reading events failed: ${(error as Error).message}`))
+      .finally(() => {
+        reading = null;
+        if (again) {
+          again = false;
+          read();
+        }
+      });
+  };
+
+  // onlisten runs on the first LISTEN and after every reconnect: catch up on what came meanwhile.
+  const listener = await sql.listen(CHANNEL, read, read);
+  const poll = setInterval(read, options.pollMs);
+  poll.unref();
+
+  return {
+    position: () => position,
+    async stop() {
+      stopped = true;
+      clearInterval(poll);
+      await listener.unlisten().catch(() => undefined);
+      await reading;
+    },
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * A real server on a real port, with event streams, over a fresh test database; and an event
+ * stream client built on the `eventsource` package, as a browser would use it.
+ */
+import { EventSource } from 'eventsource';
+import { createApp } from '../../server/app.ts';
+import { type Realtime, startRealtime } from '../../server/events/realtime.ts';
+import { type RunningServer, startHttpServer } from '../../server/http-server.ts';
+import { type TestApp, testApp } from './http.ts';
+
+export interface StreamEvent {
+  type: string;
+  id: string;
+  data: Record<string, unknown>;
+}
+
+export interface StreamClient {
+  events: StreamEvent[];
+  /** Resolves with the events so far once `predicate` holds (rejects after `timeoutMs`). */
+  until(predicate: (events: StreamEvent[]) => boolean, timeoutMs?: number): Promise<StreamEvent[]>;
+  /** Message bodies received, in order. */
+  bodies(): string[];
+  lastEventId(): string;
+  close(): void;
+  source: EventSource;
+}
+
+export interface RealtimeServer extends TestApp {
+  url: string;
+  realtime: Realtime;
+  server: RunningServer;
+  /** Opens a stream as `userId` (Bearer token), optionally resuming after a cursor. */
+  stream(userId: string, options?: { after?: string; url?: string; token?: string }): Promise<StreamClient>;
+  /** Calls an RPC endpoint over real HTTP. */
+  rpc(userId: string, name: string, body?: unknown): Promise<Record<string, unknown>>;
+}
+
+const TYPES = [
+  'message.created',
+  'conversation.created',
+  'conversation.updated',
+  'conversation.read',
+  'conversation.deleted',
+  'ready',
+  'reset',
+  'expired',
+  'shutdown',
+];
+
+export function streamClient(url: string, headers: Record<string, string> = {}): Promise<StreamClient> {
+  const events: StreamEvent[] = [];
+  const waiters = new Set<() => void>();
+  const source = new EventSource(url, {
+    fetch: (input, init) => fetch(input, { ...init, headers: { ...init?.headers, ...headers } }),
+  });
+  for (const type of TYPES) {
+    source.addEventListener(type, (event) => {
+      events.push({ type, id: event.lastEventId, data: JSON.parse(event.data) });
+      for (const wake of waiters) wake();
+    });
+  }
+  const client: StreamClient = {
+    events,
+    source,
+    until(predicate, timeoutMs = 5000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (!predicate(events)) return;
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve(events);
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`stream wait timed out; got ${JSON.stringify(events.map((e) => e.type))}`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+    bodies: () =>
+      events
+        .filter((e) => e.type === 'message.created')
+        .map((e) => (e.data.message as { body: string }).body),
+    lastEventId: () => events[events.length - 1]?.id ?? '',
+    close: () => source.close(),
+  };
+  return client.until((e) => e.some((x) => x.type === 'ready' || x.type === 'reset')).then(() => client);
+}
+
+export async function realtimeServer(settings: Record<string, string> = {}): Promise<RealtimeServer> {
+  const t = await testApp(settings);
+  const realtime = await startRealtime(t.db.sql, {
+    sseHeartbeatMs: Number(settings.MICROCHATTER_SSE_HEARTBEAT_MS ?? 15_000),
+    sseRetryMs: Number(settings.MICROCHATTER_SSE_RETRY_MS ?? 50),
+    sseMaxBufferBytes: Number(settings.MICROCHATTER_SSE_MAX_BUFFER ?? 1_048_576),
+    eventPollMs: Number(settings.MICROCHATTER_EVENT_POLL_MS ?? 1000),
+    eventRetentionDays: 30,
+  });
+  const app = createApp({ ...t.options, realtime, maxStreamsPerUser: 5 });
+  const server = await startHttpServer(app, {
+    host: '127.0.0.1',
+    port: 0,
+    tls: undefined,
+    headersTimeout: 10_000,
+    requestTimeout: 30_000,
+  });
+  const clients: StreamClient[] = [];
+  return {
+    ...t,
+    url: server.url,
+    realtime,
+    server,
+    async stream(userId, options = {}) {
+      const token = options.token ?? (await t.tokenFor(userId));
+      const query = options.after ? `?last_event_id=${encodeURIComponent(options.after)}` : '';
+      const client = await streamClient(options.url ?? `${server.url}/events${query}`, {
+        authorization: `Bearer ${token}`,
+      });
+      clients.push(client);
+      return client;
+    },
+    async rpc(userId, name, body = {}) {
+      const response = await fetch(`${server.url}/rpc/${name}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${await t.tokenFor(userId)}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const text = await response.text();
+      if (response.status >= 400) throw new Error(`${name}: ${response.status} ${text}`);
+      return text ? JSON.parse(text) : {};
+    },
+    async close() {
+      for (const client of clients) client.close();
+      const closed = server.close();
+      await realtime.stop();
+      await closed;
+      await t.close();
+    },
+  };
+}
