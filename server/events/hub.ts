@@ -93,8 +93,8 @@ export function createHub(options: HubOptions): Hub {
       });
       response.write(`retry: ${options.retryMs}\n\n`);
       const stream: Stream = { userId, position: 0, held: [], response };
-      let streams = byUser.get(userId);
-      if (!streams) byUser.set(userId, (streams = new Set()));
+      const streams = byUser.get(userId) ?? new Set<Stream>();
+      byUser.set(userId, streams);
       streams.add(stream);
       count++;
       response.once('close', () => remove(stream));
