@@ -123,7 +123,7 @@ export function createApp(options: AppOptions): Hono {
     const principal = await principalOf(c);
     if (principal.kind !== 'user') {
       throw new ApiError(
-        'MCFRB',
+        'MCUSR',
         "the admin token acts on /admin/rpc only; call /rpc with a user's credentials",
       );
     }

@@ -38,7 +38,9 @@ const SUPERUSER = 'postgres';
 const OS_USER = 'postgres';
 
 function logImportantLines(line: string): void {
-  if (/\b(WARNING|ERROR|FATAL|PANIC):/.test(line)) console.error(`[postgres] ${line}`);
+  // ERROR lines are mostly the API's own refusals (blocked, not a member, …), already answered to the
+  // client; a server-side failure surfaces in the HTTP layer's log instead.
+  if (/\b(WARNING|FATAL|PANIC):/.test(line)) console.error(`[postgres] ${line}`);
 }
 
 /**

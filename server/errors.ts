@@ -32,6 +32,7 @@ export const statusByCode = {
   MCJSN: 400,
   MCAUT: 401,
   MCADM: 403,
+  MCUSR: 403,
   MCNFD: 404,
   MCMTH: 405,
   MCTOO: 413,

@@ -21,6 +21,9 @@ begin
   if "limit" is null or "limit" not between 1 and 200 then
     raise exception using errcode = 'MCLIM', message = 'limit must be between 1 and 200';
   end if;
+  if before_seq < 0 or after_seq < 0 then
+    raise exception using errcode = 'MCARG', message = 'before_seq and after_seq must not be negative';
+  end if;
   v_conversation := chat_private.conversation(list_messages.conversation_id, false);
   v_membership := chat_private.membership(actor, list_messages.conversation_id, false);
   -- Nothing from before the member deleted the chat (or joined), nothing after they left.

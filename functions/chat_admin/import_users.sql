@@ -7,6 +7,7 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
   v_max integer := chat_private.setting('max_import_users', 100000);
+  v_key text;
 begin
   if jsonb_typeof(users) is distinct from 'array' then
     raise exception using errcode = 'MCARG', message = 'users must be a JSON array of {user_id, display_name?, password_hash?}';
@@ -16,6 +17,24 @@ begin
   end if;
   if exists (select from jsonb_array_elements(users) e where jsonb_typeof(e) <> 'object') then
     raise exception using errcode = 'MCARG', message = 'each user must be a JSON object';
+  end if;
+  -- A misspelt key, or a plain-text "password", must not pass silently as a user without one.
+  select k into v_key
+  from jsonb_array_elements(users) e, jsonb_object_keys(e) k
+  where k not in ('user_id', 'display_name', 'password_hash')
+  limit 1;
+  if found then
+    raise exception using errcode = 'MCARG',
+      message = format('unknown key %s: a user is {user_id, display_name?, password_hash?}', v_key);
+  end if;
+  if exists (
+    select from jsonb_array_elements(users) e
+    where jsonb_typeof(e -> 'user_id') is distinct from 'string'
+       or jsonb_typeof(e -> 'display_name') not in ('string', 'null')
+       or jsonb_typeof(e -> 'password_hash') not in ('string', 'null')
+  ) then
+    raise exception using errcode = 'MCARG',
+      message = 'user_id must be a string; display_name and password_hash strings or null';
   end if;
 
   -- One statement for the whole batch. A user listed twice counts once (the last entry wins); an

@@ -3,11 +3,17 @@
 
 create or replace function chat_private.hash_password(password text)
 returns text
-language sql
+language plpgsql
 volatile
 strict
 as $$
-  select crypt(password, gen_salt('bf', 10))
+begin
+  -- HTTP Basic cannot carry an empty password, and a blank one protects nothing.
+  if password !~ '\S' then
+    raise exception using errcode = 'MCARG', message = 'password must not be empty or only white space';
+  end if;
+  return crypt(password, gen_salt('bf', 10));
+end
 $$;
 
 create or replace function chat_private.password_matches(password text, password_hash text)

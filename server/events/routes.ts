@@ -46,7 +46,7 @@ export function eventRoutes(options: EventRoutesOptions): Hono {
     const peer = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket.remoteAddress;
     const principal = await auth.authenticate(c.req.raw, auth.clientAddress(c.req.raw, peer));
     if (principal.kind !== 'user')
-      throw new ApiError('MCFRB', 'event streams are for users, not the admin token');
+      throw new ApiError('MCUSR', 'event streams are for users, not the admin token');
     return {
       userId: principal.userId,
       expiresAt: principal.expiresAt ? principal.expiresAt * 1000 : undefined,

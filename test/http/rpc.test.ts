@@ -113,7 +113,9 @@ test('unknown functions are 404, changing functions refuse GET with 405, no cred
   // Admin functions are not user functions, and the other way round.
   assert.is((await t.call('alice', '/rpc/create_user', { user_id: 'x' })).status, 404);
   assert.is((await t.call('alice', '/admin/rpc/create_user', { user_id: 'x' })).status, 403);
-  assert.is((await t.call('admin', '/rpc/me', {})).status, 403);
+  const adminAsUser = await t.call('admin', '/rpc/me', {});
+  assert.is(adminAsUser.status, 403);
+  assert.is((adminAsUser.body as { error: Json }).error.code, 'MCUSR');
   assert.is((await t.call('admin', '/admin/rpc/nothing', {})).status, 404);
 });
 

@@ -127,6 +127,14 @@ test('list_messages pages newest first by seq, within bounds', async () => {
     'MCLIM',
   );
   await expectCode(sql`select * from chat.list_messages('reader', 999999)`, 'MCNCV');
+  await expectCode(
+    sql`select * from chat.list_messages('reader', ${conversationId}, before_seq => -1)`,
+    'MCARG',
+  );
+  await expectCode(
+    sql`select * from chat.list_messages('reader', ${conversationId}, after_seq => -5)`,
+    'MCARG',
+  );
 });
 
 test.run();

@@ -36,6 +36,8 @@ test('create_user mirrors a site user; ids are unique and validated', async () =
     'MCARG',
   );
   await expectCode(sql`select * from chat.me('nobody')`, 'MCUNU');
+  await expectCode(sql`select chat_admin.create_user('blank', password => '')`, 'MCARG');
+  await expectCode(sql`select chat_admin.create_user('blank', password => ${' \t'})`, 'MCARG');
   // The stored hash is bcrypt, and only the right password matches.
   const [{ password_hash }] =
     await sql`select password_hash from chat_private.users where user_id = 'site-42'`;
@@ -106,6 +108,16 @@ test('import_users takes thousands in one call, is idempotent, and accepts bcryp
     'MCHSH',
   );
   await expectCode(sql`select chat_admin.import_users(${sql.json([{ user_id: '' }])})`, 'MCARG');
+  // Unknown keys (a misspelling, a plain-text password) and non-string ids are refused, not ignored.
+  await expectCode(
+    sql`select chat_admin.import_users(${sql.json([{ user_id: 'p', password: 'secret' }])})`,
+    'MCARG',
+  );
+  await expectCode(
+    sql`select chat_admin.import_users(${sql.json([{ user_id: 'p', dispaly_name: 'x' }])})`,
+    'MCARG',
+  );
+  await expectCode(sql`select chat_admin.import_users(${sql.json([{ user_id: 5 }])})`, 'MCARG');
   // A failed import stores nothing.
   await expectCode(
     sql`select chat_admin.import_users(${sql.json([{ user_id: 'fine' }, { user_id: '' }])})`,
