@@ -94,16 +94,20 @@ export function createApp(options: AppOptions): Hono {
   app.get('/docs', (c) => c.html(renderDocsPage(catalog)));
 
   app.route('/', authRoutes(auth, sql));
-  if (options.realtime) {
-    const { hub, relay, accepting } = options.realtime;
-    app.route(
-      '/',
-      eventRoutes({ sql, auth, hub, relay, accepting, maxStreamsPerUser: options.maxStreamsPerUser ?? 20 }),
-    );
-  }
-
   const principalOf = (c: Context): Promise<Principal> =>
     auth.authenticate(c.req.raw, auth.clientAddress(c.req.raw, peerAddress(c)));
+
+  if (options.realtime) {
+    const { hub, relay, accepting } = options.realtime;
+    const maxStreamsPerUser = options.maxStreamsPerUser ?? 20;
+    app.route('/', eventRoutes({ sql, principalOf, hub, relay, accepting, maxStreamsPerUser }));
+  }
+
+  if (options.realtime) {
+    const { hub, relay, accepting } = options.realtime;
+    const maxStreamsPerUser = options.maxStreamsPerUser ?? 20;
+    app.route('/', eventRoutes({ sql, principalOf, hub, relay, accepting, maxStreamsPerUser }));
+  }
 
   const respond = async (c: Context, fn: ApiFunction, actor: string | null, input: unknown) => {
     const args = checkArguments(fn, input);

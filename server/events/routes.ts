@@ -2,11 +2,11 @@
  * GET /events: one Server-Sent Events stream per connection, many per user (their devices).
  * POST /events/ticket: a single-use ticket for browsers, whose EventSource cannot send headers.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { type Context, Hono } from 'hono';
 import postgres from 'postgres';
-import type { Auth } from '../auth.ts';
+import type { Principal } from '../auth.ts';
 import type { Sql } from '../db.ts';
 import { ApiError, errorResponse } from '../errors.ts';
 import { formatFrame, type Hub, type Stream } from './hub.ts';
@@ -14,7 +14,8 @@ import type { Relay } from './relay.ts';
 
 export interface EventRoutesOptions {
   sql: Sql;
-  auth: Auth;
+  /** Who is calling, from the request's credentials (the same check as every other endpoint). */
+  principalOf: (c: Context) => Promise<Principal>;
   hub: Hub;
   relay: Relay;
   /** Streams one user may hold on this process. */
@@ -31,20 +32,20 @@ interface Caller {
 
 const REPLAY_BATCH = 1000;
 
-function nodeObjects(c: Context): { incoming: IncomingMessage; outgoing: ServerResponse } {
-  const env = c.env as { incoming?: IncomingMessage; outgoing?: ServerResponse } | undefined;
-  if (!env?.incoming || !env.outgoing) throw new ApiError('MCINT', 'event streams need the Node HTTP server');
-  return { incoming: env.incoming, outgoing: env.outgoing };
+/** The raw response under @hono/node-server, which the stream writes to directly (see hub.ts). */
+function nodeResponse(c: Context): ServerResponse {
+  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+  if (!outgoing) throw new ApiError('MCINT', 'event streams need the Node HTTP server');
+  return outgoing;
 }
 
 export function eventRoutes(options: EventRoutesOptions): Hono {
-  const { sql, auth, hub, relay } = options;
+  const { sql, principalOf, hub, relay } = options;
   const app = new Hono();
   app.onError((error, c) => errorResponse(c, error));
 
   const authenticate = async (c: Context): Promise<Caller> => {
-    const peer = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket.remoteAddress;
-    const principal = await auth.authenticate(c.req.raw, auth.clientAddress(c.req.raw, peer));
+    const principal = await principalOf(c);
     if (principal.kind !== 'user')
       throw new ApiError('MCUSR', 'event streams are for users, not the admin token');
     return {
@@ -54,10 +55,13 @@ export function eventRoutes(options: EventRoutesOptions): Hono {
   };
 
   const redeem = async (ticket: string): Promise<Caller> => {
-    const [row] = await sql<{ user_id: string; credential_expires_at: Date | null }[]>`
+    const [row] = await sql<{ user_id: string; credential_expires_at: string | null }[]>`
       select * from chat_server.redeem_stream_ticket(${ticket})`;
     if (!row) throw new ApiError('MCAUT', 'unknown, used or expired ticket');
-    return { userId: row.user_id, expiresAt: row.credential_expires_at?.getTime() };
+    return {
+      userId: row.user_id,
+      expiresAt: row.credential_expires_at ? Date.parse(row.credential_expires_at) : undefined,
+    };
   };
 
   app.post('/events/ticket', async (c) => {
@@ -96,7 +100,7 @@ export function eventRoutes(options: EventRoutesOptions): Hono {
 
   app.get('/events', async (c) => {
     if (!options.accepting()) throw new ApiError('MCDBX', 'the server is shutting down; reconnect');
-    const { outgoing } = nodeObjects(c);
+    const outgoing = nodeResponse(c);
     const ticket = c.req.query('ticket');
     const caller = ticket ? await redeem(ticket) : await authenticate(c);
     if (hub.streamsOf(caller.userId) >= options.maxStreamsPerUser) {
