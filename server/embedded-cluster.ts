@@ -9,8 +9,7 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, chown, cp, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { chmod, chown, cp, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { arch, platform, tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -39,7 +38,8 @@ async function locateBinaries(): Promise<Binaries> {
   const nativeDir = path.resolve(path.dirname(shipped.postgres), '..');
   if (await traversableByOthers(nativeDir)) return shipped;
 
-  const { version } = createRequire(import.meta.url)(`${packageName}/package.json`) as { version: string };
+  const packageJson = path.join(nativeDir, '..', 'package.json');
+  const { version } = JSON.parse(await readFile(packageJson, 'utf8')) as { version: string };
   const copy = path.join(tmpdir(), `microchatter-postgres-${version}`);
   if (!existsSync(path.join(copy, '.complete'))) {
     // Copied beside and renamed into place, so a concurrent start never sees half a copy.
