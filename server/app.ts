@@ -71,7 +71,9 @@ export function createApp(options: AppOptions): Hono {
       }),
     );
   }
-  app.use(
+  // Only requests with bodies: the check reads the raw request, which costs every GET a Request object.
+  app.on(
+    'POST',
     '*',
     bodyLimit({
       maxSize: options.bodyLimit,

@@ -172,6 +172,19 @@ export async function createAuth(config: Config, sql: Sql, options: AuthOptions 
   });
   const knownUsers = new Map<string, number>();
   const lookups = new Map<string, Promise<void>>();
+  /**
+   * Tokens already verified, with whom they stand for, until they expire or for as long as a user is
+   * "known": verifying a signature is most of the server's CPU per request otherwise (bench/http.ts).
+   */
+  const verifiedTokens = new Map<string, { principal: Principal; until: number }>();
+  const rememberToken = (token: string, principal: Principal, expiresAt: number | undefined) => {
+    const until = Math.min(Date.now() + KNOWN_USER_TTL_MS, (expiresAt ?? Number.POSITIVE_INFINITY) * 1000);
+    verifiedTokens.set(token, { principal, until });
+    for (const oldest of verifiedTokens.keys()) {
+      if (verifiedTokens.size <= KNOWN_USERS_MAX) break;
+      verifiedTokens.delete(oldest);
+    }
+  };
 
   /** Verifies signature and claims; says whether the token is one of ours. */
   async function verifyJwt(token: string): Promise<{ payload: JWTPayload; own: boolean }> {
@@ -239,6 +252,8 @@ export async function createAuth(config: Config, sql: Sql, options: AuthOptions 
 
   async function bearer(token: string): Promise<Principal> {
     if (sameSecret(token, secrets.adminToken)) return { kind: 'admin' };
+    const cached = verifiedTokens.get(token);
+    if (cached && cached.until > Date.now()) return cached.principal;
 
     let verified: { payload: JWTPayload; own: boolean };
     try {
@@ -253,7 +268,10 @@ export async function createAuth(config: Config, sql: Sql, options: AuthOptions 
 
     const { payload, own } = verified;
     // Our own tokens are for users only; admin rights come from the site's signer or the admin token.
-    if (!own && config.jwtAdminClaim && payload[config.jwtAdminClaim] === true) return { kind: 'admin' };
+    if (!own && config.jwtAdminClaim && payload[config.jwtAdminClaim] === true) {
+      rememberToken(token, { kind: 'admin' }, payload.exp);
+      return { kind: 'admin' };
+    }
     const claim = own ? 'sub' : config.jwtUserClaim;
     const userId = validUserId(payload[claim]);
     if (!userId) throw unauthorized(`invalid token: the ${claim} claim is not a valid user id`);
@@ -261,7 +279,9 @@ export async function createAuth(config: Config, sql: Sql, options: AuthOptions 
     // since must stay deleted.
     const create = !own && config.autoCreateUsers;
     await knownUser(userId, own ? null : displayNameOf(payload[config.jwtNameClaim]), create);
-    return { kind: 'user', userId, expiresAt: payload.exp };
+    const principal: Principal = { kind: 'user', userId, expiresAt: payload.exp };
+    rememberToken(token, principal, payload.exp);
+    return principal;
   }
 
   async function basic(credentials: string, clientAddress: string): Promise<Principal> {
@@ -343,6 +363,7 @@ export async function createAuth(config: Config, sql: Sql, options: AuthOptions 
 
     close() {
       knownUsers.clear();
+      verifiedTokens.clear();
     },
   };
 }
