@@ -68,7 +68,10 @@ export function createHub(options: HubOptions): Hub {
     if (response.destroyed) return;
     response.write(frame);
     // A client that stopped reading would make us hold every event for it: drop it instead.
-    if (response.writableLength > options.maxBufferedBytes) response.destroy();
+    if (response.writableLength > options.maxBufferedBytes) {
+      remove(stream);
+      response.destroy();
+    }
   };
 
   const heartbeat = setInterval(() => {
@@ -119,7 +122,8 @@ export function createHub(options: HubOptions): Hub {
         if (!streams) continue;
         for (const stream of streams) {
           if (stream.held) stream.held.push({ position, frame });
-          else {
+          else if (position > stream.position) {
+            // (A replay can run ahead of the relay: what it already sent is not sent again.)
             stream.position = position;
             write(stream, frame);
           }

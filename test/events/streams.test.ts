@@ -85,7 +85,8 @@ test('EventSource reconnects by itself with Last-Event-ID when the server drops 
   s.realtime.hub.endAll();
   for (const body of ['two', 'three']) await s.rpc('ben', 'send_message', { recipient: 'cat', body });
   await messages(client, 3);
-  assert.equal(client.bodies(), ['one', 'two', 'three']);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(client.bodies(), ['one', 'two', 'three'], JSON.stringify(client.events.map((e) => [e.type, e.id])));
 });
 
 test('bodies cannot forge frames', async () => {
