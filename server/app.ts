@@ -102,13 +102,15 @@ export function createApp(options: AppOptions): Hono {
   if (options.realtime) {
     const { hub, relay, accepting } = options.realtime;
     const maxStreamsPerUser = options.maxStreamsPerUser ?? 20;
-    app.route('/', eventRoutes({ sql, principalOf, hub, relay, accepting, maxStreamsPerUser }));
+    const corsOrigins = options.corsOrigins ?? [];
+    app.route('/', eventRoutes({ sql, principalOf, hub, relay, accepting, maxStreamsPerUser, corsOrigins }));
   }
 
   if (options.realtime) {
     const { hub, relay, accepting } = options.realtime;
     const maxStreamsPerUser = options.maxStreamsPerUser ?? 20;
-    app.route('/', eventRoutes({ sql, principalOf, hub, relay, accepting, maxStreamsPerUser }));
+    const corsOrigins = options.corsOrigins ?? [];
+    app.route('/', eventRoutes({ sql, principalOf, hub, relay, accepting, maxStreamsPerUser, corsOrigins }));
   }
 
   const respond = async (c: Context, fn: ApiFunction, actor: string | null, input: unknown) => {

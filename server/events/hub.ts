@@ -30,7 +30,7 @@ export interface Hub {
    * Starts a stream: writes the headers and holds live events back until `goLive`, so that events
    * replayed from the log and live ones do not interleave.
    */
-  open(userId: string, response: ServerResponse): Stream;
+  open(userId: string, response: ServerResponse, headers?: Record<string, string>): Stream;
   /** Writes a replayed event. */
   replay(stream: Stream, position: number, frame: string): void;
   /** Sends what arrived during the replay (skipping what the replay already sent), then goes live. */
@@ -86,8 +86,9 @@ export function createHub(options: HubOptions): Hub {
   };
 
   return {
-    open(userId, response) {
+    open(userId, response, headers = {}) {
       response.writeHead(200, {
+        ...headers,
         'Content-Type': 'text/event-stream; charset=utf-8',
         'Cache-Control': 'no-cache, no-transform',
         Connection: 'keep-alive',

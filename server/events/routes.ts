@@ -22,6 +22,8 @@ export interface EventRoutesOptions {
   maxStreamsPerUser: number;
   /** Whether new streams are accepted (false once shutdown began). */
   accepting: () => boolean;
+  /** Origins allowed by CORS: the stream writes its own headers, so it repeats what the middleware does. */
+  corsOrigins: readonly string[];
 }
 
 interface Caller {
@@ -112,7 +114,16 @@ export function eventRoutes(options: EventRoutesOptions): Hono {
 
     // Registered before reading the log, so nothing committed meanwhile falls between the two: events
     // that arrive during the replay are held, and sent after it unless the replay already sent them.
-    const stream = hub.open(caller.userId, outgoing);
+    const origin = c.req.header('origin');
+    const cors: Record<string, string> =
+      origin && options.corsOrigins.includes(origin)
+        ? {
+            'Access-Control-Allow-Origin': origin,
+            'Access-Control-Allow-Credentials': 'true',
+            Vary: 'Origin',
+          }
+        : {};
+    const stream = hub.open(caller.userId, outgoing, cors);
     const liveFrom = relay.position();
     stream.position = after === null || Number.isNaN(after) ? liveFrom : after;
     if (after !== null) {
