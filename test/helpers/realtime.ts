@@ -97,7 +97,8 @@ export async function realtimeServer(settings: Record<string, string> = {}): Pro
     eventPollMs: Number(settings.MICROCHATTER_EVENT_POLL_MS ?? 1000),
     eventRetentionDays: 30,
   });
-  const app = createApp({ ...t.options, realtime, maxStreamsPerUser: 5 });
+  const corsOrigins = settings.MICROCHATTER_CORS_ORIGINS?.split(',') ?? [];
+  const app = createApp({ ...t.options, realtime, maxStreamsPerUser: 5, corsOrigins });
   const server = await startHttpServer(app, {
     host: '127.0.0.1',
     port: 0,
