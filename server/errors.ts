@@ -90,7 +90,10 @@ export function toApiError(error: unknown): ApiError {
 
 export function errorResponse(c: Context, error: unknown): Response {
   const apiError = toApiError(error);
-  if (apiError.code === 'MCINT' || apiError.code === 'MCDBX') console.error('request failed:', error);
+  // Unexpected failures go to the log; refusals decided on purpose (ApiError) do not.
+  if ((apiError.code === 'MCINT' || apiError.code === 'MCDBX') && !(error instanceof ApiError)) {
+    console.error('request failed:', error);
+  }
   for (const [name, value] of Object.entries(apiError.headers)) c.header(name, value);
   return c.json({ error: { code: apiError.code, message: apiError.message } }, statusByCode[apiError.code]);
 }

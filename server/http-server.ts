@@ -9,6 +9,9 @@ import { type ServerType, serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { Config } from './config.ts';
 
+/** How long requests in flight at shutdown may take before their connections are cut. */
+const CLOSE_GRACE_MS = 2000;
+
 export interface RunningServer {
   server: ServerType;
   /** Base URL, e.g. https://127.0.0.1:8443 (the real port when PORT=0). */
@@ -49,7 +52,15 @@ export function startHttpServer(app: Hono, config: ServerSettings): Promise<Runn
       resolve({
         server,
         url: `${tls ? 'https' : 'http'}://${host}:${info.port}`,
-        close: () => new Promise<void>((done) => server.close(() => done())),
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            // Keep-alive connections would hold close() open for as long as their clients keep using
+            // them (a browser retrying its event stream does): in-flight requests get a grace period.
+            const http = server as import('node:http').Server;
+            http.closeIdleConnections();
+            setTimeout(() => http.closeAllConnections(), CLOSE_GRACE_MS).unref();
+          }),
       });
     });
     server.once('error', reject);
