@@ -17,7 +17,8 @@
  * share the cores. `--profile` runs the server under `node --cpu-prof` and prints where its CPU went
  * (the figures of such a run carry the profiler's overhead).
  *
- * Writes bench/results/http-<date>.json. Exit code 1 only when the benchmark itself failed.
+ * Writes bench/results/http-<date>.json (with `--out FILE`, also the figures in the suite's schema,
+ * bench/lib/result.ts, for `npm run bench`). Exit code 1 only when the benchmark itself failed.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -42,12 +43,20 @@ import {
 } from './lib/microchatter-server.ts';
 import { ROOT } from './lib/processes.ts';
 import { type ProfileSummary, profileLines, summarizeProfileDir } from './lib/profile.ts';
+import {
+  describeMachine,
+  type Figure as NormalFigure,
+  outFile,
+  type Point,
+  writePartResult,
+} from './lib/result.ts';
 import { type WaitSampler, waitSampler } from './lib/waits.ts';
 
 const quick = process.argv.includes('--quick');
 const profiling = process.argv.includes('--profile');
 const plan = quick
-  ? { warmupMs: 500, durationMs: 1500, reps: 1, concurrencies: [1, 10, 50], helloConnections: 50 }
+  ? // Short enough that `npm run bench -- --quick`, all parts together, stays under a minute.
+    { warmupMs: 300, durationMs: 700, reps: 1, concurrencies: [1, 10, 50], helloConnections: 50 }
   : { warmupMs: 1000, durationMs: 3000, reps: 3, concurrencies: [1, 10, 50], helloConnections: 50 };
 const TARGET = 0.8;
 /** Concurrencies the target applies to; 1 connection is printed for reference. */
@@ -260,6 +269,44 @@ function printFigure(figure: Figure): void {
   if (sides.some((side) => Object.keys(side.waits).length)) {
     console.log(`    active backends by wait event: ${sides.map(waitLine).join(' | ')}`);
   }
+}
+
+/** A figure in the suite's schema (bench/lib/result.ts); the other baselines go into the note. */
+function normalize(figure: Figure): NormalFigure {
+  const { numerator: a, denominator: b } = figure;
+  const unit = a.side === 'http' ? 'sends/s' : 'req/s';
+  const note = [
+    `${sideName[a.side]} ${rate(a.perSecond)} vs ${sideName[b.side]} ${rate(b.perSecond)}`,
+    ...(figure.pairs.length > 1 ? [`pairs ${figure.pairs.map((x) => x.toFixed(2)).join(' ')}`] : []),
+    ...(figure.also ?? []).map((also) => `÷ ${sideName[also.denominator.side]} ${also.value.toFixed(2)}`),
+    ...(figure.cpuRatio ? [`per CPU time ${figure.cpuRatio.value.toFixed(2)}`] : []),
+  ];
+  const normal: NormalFigure = {
+    name: figure.name,
+    value: figure.value,
+    unit: '×',
+    baseline: { name: `${sideName[b.side]}, ${unit}`, value: b.perSecond },
+    note: note.join('; '),
+  };
+  if (figure.target !== undefined) normal.target = { op: '>=', value: figure.target };
+  if (figure.met !== undefined) normal.met = figure.met;
+  return normal;
+}
+
+/** Median sends/s by connections, per side and scenario, for the suite's throughput plot. */
+function throughputSeries(figures: Figure[]): Record<string, Point[]> {
+  const series: Record<string, Point[]> = {};
+  for (const figure of figures) {
+    const cell = /^send, (.+), (\d+) connections?:/.exec(figure.name);
+    if (!cell) continue;
+    const [, scenario, connections] = cell;
+    for (const side of [figure.numerator, figure.denominator]) {
+      const name = `${sideName[side.side]}, ${scenario}`;
+      series[name] ??= [];
+      series[name].push({ x: Number(connections), y: side.perSecond });
+    }
+  }
+  return series;
 }
 
 type Settings = Record<
@@ -609,6 +656,16 @@ async function main(): Promise<number> {
       profile,
       functions,
     });
+    const out = outFile();
+    if (out) {
+      await writePartResult(out, {
+        part: 'http',
+        quick,
+        machine: describeMachine(settings.version, db.where),
+        figures: figures.map(normalize),
+        series: throughputSeries(figures),
+      });
+    }
     const missed = figures.filter((figure) => figure.met === false).length;
     console.log(
       `${missed ? `${missed} target(s) missed` : 'all targets met'}; results in ${file} ` +

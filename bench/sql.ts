@@ -5,7 +5,8 @@
  * an empty one, and inboxes of 10k and 100 conversations, then times the calls a chat client makes
  * most: send a message, read the newest and the oldest page, read the first inbox page. The figures
  * are ratios big ÷ small, because a chat store must not slow down as history grows; each is checked
- * against its target and written to bench/results/sql-<date>.json. A missed target is reported, not an
+ * against its target and written to bench/results/sql-<date>.json (with `--out FILE`, also in the
+ * suite's schema, bench/lib/result.ts, for `npm run bench`). A missed target is reported, not an
  * error: the exit code is 1 only when the benchmark itself failed.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -15,6 +16,14 @@ import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { type BenchDatabase, openBenchDatabase } from './lib/database.ts';
 import { checkConversation, createDirectChats } from './lib/generate.ts';
+import {
+  describeMachine,
+  type Figure as NormalFigure,
+  outFile,
+  type PartResult,
+  type Point,
+  writePartResult,
+} from './lib/result.ts';
 import { clientTimes, serverTimes, type Timing } from './lib/stats.ts';
 
 const quick = process.argv.includes('--quick');
@@ -113,7 +122,14 @@ async function serverSettings(sql: postgres.Sql): Promise<Settings> {
   return settings;
 }
 
-async function run(sql: postgres.Sql, where: string, settings: Settings): Promise<Figure[]> {
+/** Client-side p50 in ms by conversation size (messages), for the suite's cost-vs-size plot. */
+type Series = Record<string, Point[]>;
+
+async function run(
+  sql: postgres.Sql,
+  where: string,
+  settings: Settings,
+): Promise<{ figures: Figure[]; series: Series }> {
   console.log(
     `bench:sql${quick ? ' --quick' : ''}: ${settings.version.replace(/ on .*/, '')} (${where}), ` +
       `${os.availableParallelism()} CPUs, ${Math.round(os.totalmem() / 2 ** 30)} GiB; shared_buffers ` +
@@ -143,9 +159,16 @@ async function run(sql: postgres.Sql, where: string, settings: Settings): Promis
   console.log('timing');
 
   // Reads first, on freshly vacuumed tables; the sends afterwards add rows to the three conversations.
-  const newest = `select * from chat.list_messages('sender', ${big})`;
-  const oldest = `select * from chat.list_messages('sender', ${big}, before_seq => 51)`;
-  const [pages, pagesServer] = await time(sql, [oldest, newest]);
+  // The pages of the smaller conversations are timed for the plot only (the empty one has no rows).
+  const newest = (id: string) => `select * from chat.list_messages('sender', ${id})`;
+  const oldest = (id: string) => `select * from chat.list_messages('sender', ${id}, before_seq => 51)`;
+  const [pages, pagesServer] = await time(sql, [
+    oldest(big),
+    newest(big),
+    oldest(mid),
+    newest(mid),
+    newest(empty),
+  ]);
   figures.push(ratio(`oldest page @${short(size.big)} ÷ newest page`, pages, pagesServer, RATIO_TARGET));
   figures.push(absolute(`newest page @${short(size.big)} p50`, pages[1], pagesServer[1], 1));
 
@@ -176,7 +199,42 @@ async function run(sql: postgres.Sql, where: string, settings: Settings): Promis
     ratio(`send @${short(size.big)} ÷ send @empty`, [atBig, atEmpty], [serverBig, serverEmpty], RATIO_TARGET),
   );
   figures.push(ratio(`send @${short(size.mid)} ÷ send @empty`, [atMid, atEmpty], [serverMid, serverEmpty]));
-  return figures;
+
+  const p50s = (points: [number, Timing | undefined][]): Point[] =>
+    points.map(([x, timing]) => ({ x, y: timing?.p50 ?? Number.NaN }));
+  const series: Series = {
+    send: p50s([
+      [0, atEmpty],
+      [size.mid, atMid],
+      [size.big, atBig],
+    ]),
+    'newest page': p50s([
+      [0, pages[4]],
+      [size.mid, pages[3]],
+      [size.big, pages[1]],
+    ]),
+    'oldest page (before_seq 51)': p50s([
+      [size.mid, pages[2]],
+      [size.big, pages[0]],
+    ]),
+  };
+  return { figures, series };
+}
+
+/** A figure in the suite's schema (bench/lib/result.ts): a ratio of p50s, or a p50 in ms. */
+function normalize({ name, value, unit, target, met, client, server }: Figure): NormalFigure {
+  const p50s = (timings: Timing[]) => timings.map((timing) => ms(timing.p50)).join(' vs ');
+  const normal: NormalFigure = {
+    name,
+    value,
+    unit: unit === 'ratio' ? '×' : 'ms',
+    note: `p50 ${p50s(client)} ms, server-side ${p50s(server)} ms`,
+  };
+  const [, baseline] = name.split(' ÷ ');
+  if (baseline && client[1]) normal.baseline = { name: `${baseline}, p50 ms`, value: client[1].p50 };
+  if (target !== undefined) normal.target = { op: '<=', value: target };
+  if (met !== undefined) normal.met = met;
+  return normal;
 }
 
 async function writeResults(figures: Figure[], where: string, settings: Settings): Promise<string> {
@@ -215,8 +273,19 @@ async function main(): Promise<number> {
     });
     try {
       const settings = await serverSettings(sql);
-      const figures = await run(sql, db.where, settings);
+      const { figures, series } = await run(sql, db.where, settings);
       const file = await writeResults(figures, db.where, settings);
+      const out = outFile();
+      if (out) {
+        const result: PartResult = {
+          part: 'sql',
+          quick,
+          machine: describeMachine(settings.version, db.where),
+          figures: figures.map(normalize),
+          series,
+        };
+        await writePartResult(out, result);
+      }
       const missed = figures.filter((figure) => figure.met === false).length;
       console.log(
         `${missed ? `${missed} target(s) missed` : 'all targets met'}; results in ${file} ` +
