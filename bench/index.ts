@@ -1,13 +1,15 @@
 /**
- * `npm run bench [-- --quick]`: every benchmark part, one after the other, each in its own process
- * (`node --import tsx bench/<part>.ts [--quick] --out FILE`, the result schema of bench/lib/result.ts).
- * Then it merges their results into bench/results/<date>[-quick].json, writes a Markdown summary beside
- * it, draws the parts' series as SVG (bench/lib/svg.ts) and prints a table of every figure.
+ * `npm run bench [-- --quick] [--parts sql,http]`: every benchmark part (or those listed), one after
+ * the other, each in its own process (`node --import tsx bench/<part>.ts [--quick] --out FILE`, the
+ * result schema of bench/lib/result.ts). Then it merges their results into
+ * bench/results/<date>[-quick].json, writes a Markdown summary beside it, draws the parts' series as
+ * SVG (bench/lib/svg.ts) and prints a table of every figure.
  *
  * A full run also rewrites the "Latest run" section of docs/benchmarks.md and the plots in
  * docs/benchmarks/; a quick run (a smoke test: smaller data, shorter windows) leaves docs/ alone and
- * writes its plots to bench/results/. The exit code is 1 only when a part failed (crashed, timed out, wrote no result),
- * never for a missed target. A part whose script is not there is reported and skipped.
+ * writes its plots to bench/results/. The exit code is 1 only when a part failed (crashed, timed out,
+ * wrote no result), never for a missed target. A part whose script is not there is reported and
+ * skipped.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -26,8 +28,11 @@ import {
 } from './lib/report.ts';
 import type { PartResult } from './lib/result.ts';
 
-const PARTS = ['sql', 'http', 'events'];
+const ALL_PARTS = ['sql', 'http', 'events'];
 const quick = process.argv.includes('--quick');
+/** `--parts sql,http` runs only those (and the summary says the others were left out). */
+const only = process.argv.indexOf('--parts');
+const PARTS = only >= 0 ? (process.argv[only + 1] ?? '').split(',').filter(Boolean) : ALL_PARTS;
 /** A part that takes longer has hung; its own plan takes a fraction of this. */
 const PART_TIMEOUT_MS = (quick ? 3 : 20) * 60_000;
 const RESULTS = path.join(ROOT, 'bench', 'results');
@@ -99,7 +104,11 @@ async function main(): Promise<number> {
 
   const temp = await mkdtemp(path.join(os.tmpdir(), 'microchatter-bench-suite-'));
   const parts: PartResult[] = [];
-  const problems: SuiteRun['problems'] = [];
+  const problems: SuiteRun['problems'] = ALL_PARTS.filter((part) => !PARTS.includes(part)).map((part) => ({
+    part,
+    problem: 'left out (--parts)',
+    error: false,
+  }));
   try {
     for (const part of PARTS) {
       if (interrupted) break;
