@@ -140,3 +140,52 @@ export async function realtimeServer(settings: Record<string, string> = {}): Pro
     },
   };
 }
+
+// --- Additions for the ticket, resilience and process suites (test/events/*.test.ts). ---
+
+/** A site-signed token for `userId` whose `exp` lies `seconds` from now (whole seconds, as JWT has). */
+export async function tokenExpiringIn(
+  userId: string,
+  seconds: number,
+): Promise<{ token: string; exp: number }> {
+  const { SignJWT } = await import('jose');
+  const { JWT_SECRET } = await import('./http.ts');
+  const exp = Math.ceil(Date.now() / 1000) + seconds;
+  const token = await new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(userId)
+    .setIssuedAt()
+    .setExpirationTime(exp)
+    .sign(new TextEncoder().encode(JWT_SECRET));
+  return { token, exp };
+}
+
+/** Records what console.log/info/warn/error print until `restore()`, still printing it. */
+export async function captureConsole(): Promise<{ output(): string; restore(): void }> {
+  const { format } = await import('node:util');
+  const methods = ['log', 'info', 'warn', 'error'] as const;
+  const originals = methods.map((name) => console[name]);
+  const lines: string[] = [];
+  for (const [i, name] of methods.entries()) {
+    const original = originals[i];
+    console[name] = (...args: unknown[]) => {
+      lines.push(format(...args));
+      original?.apply(console, args);
+    };
+  }
+  return {
+    output: () => lines.join('\n'),
+    restore: () => {
+      for (const [i, name] of methods.entries()) if (originals[i]) console[name] = originals[i];
+    },
+  };
+}
+
+/** Resolves once `condition` holds, checking every 20 ms (rejects with `what` after `timeoutMs`). */
+export async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
