@@ -8,7 +8,11 @@
 import type { ServerResponse } from 'node:http';
 
 export interface HubOptions {
-  /** A stream whose unsent bytes pass this is cut off; its client resumes later from its cursor. */
+  /**
+   * Unsent bytes a stream may hold. Past it, the client has a few seconds to drain (a burst is not a
+   * stalled reader); past four times it, or still full after that, it is cut off and resumes later
+   * from its cursor. Memory per stream stays bounded either way.
+   */
   maxBufferedBytes: number;
   /** Comment lines keep proxies from closing quiet streams. */
   heartbeatMs: number;
@@ -23,6 +27,8 @@ export interface Stream {
   /** Frames that arrived while the stream was replaying missed events; null once live. */
   held: { position: number; frame: string }[] | null;
   readonly response: ServerResponse;
+  /** Since when its unsent bytes have been over the bound, if they are. */
+  fullSince?: number | undefined;
 }
 
 export interface Hub {
@@ -33,6 +39,8 @@ export interface Hub {
   open(userId: string, response: ServerResponse, headers?: Record<string, string>): Stream;
   /** Writes a replayed event. */
   replay(stream: Stream, position: number, frame: string): void;
+  /** Resolves true once the stream's unsent bytes are within the bound; false if it closed meanwhile. */
+  drained(stream: Stream): Promise<boolean>;
   /** Sends what arrived during the replay (skipping what the replay already sent), then goes live. */
   goLive(stream: Stream): void;
   /** Writes a live event to every stream of its recipients on this process. */
@@ -52,6 +60,9 @@ export function formatFrame(type: string, data: unknown, position?: number): str
   return `${id}event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
+/** How long a full stream may take to drain before it counts as stalled. */
+const DRAIN_GRACE_MS = 5000;
+
 export function createHub(options: HubOptions): Hub {
   const byUser = new Map<string, Set<Stream>>();
   let count = 0;
@@ -63,15 +74,25 @@ export function createHub(options: HubOptions): Hub {
     if (streams.size === 0) byUser.delete(stream.userId);
   };
 
+  const drop = (stream: Stream) => {
+    remove(stream);
+    stream.response.destroy();
+  };
+
+  // A client that stopped reading would make us hold every event for it: drop it instead.
   const write = (stream: Stream, frame: string) => {
     const { response } = stream;
     if (response.destroyed) return;
     response.write(frame);
-    // A client that stopped reading would make us hold every event for it: drop it instead.
-    if (response.writableLength > options.maxBufferedBytes) {
-      remove(stream);
-      response.destroy();
-    }
+    const unsent = response.writableLength;
+    if (unsent <= options.maxBufferedBytes) return;
+    if (unsent > 4 * options.maxBufferedBytes) return drop(stream);
+    if (stream.fullSince === undefined) {
+      stream.fullSince = Date.now();
+      response.once('drain', () => {
+        stream.fullSince = undefined;
+      });
+    } else if (Date.now() - stream.fullSince > DRAIN_GRACE_MS) drop(stream);
   };
 
   const heartbeat = setInterval(() => {
@@ -107,6 +128,22 @@ export function createHub(options: HubOptions): Hub {
     replay(stream, position, frame) {
       stream.position = position;
       write(stream, frame);
+    },
+    drained(stream) {
+      const { response } = stream;
+      if (response.destroyed) return Promise.resolve(false);
+      if (response.writableLength <= options.maxBufferedBytes) return Promise.resolve(true);
+      return new Promise((resolve) => {
+        const done = (drained: boolean) => () => {
+          response.off('drain', onDrain);
+          response.off('close', onClose);
+          resolve(drained);
+        };
+        const onDrain = done(true);
+        const onClose = done(false);
+        response.once('drain', onDrain);
+        response.once('close', onClose);
+      });
     },
     goLive(stream) {
       for (const item of stream.held ?? []) {

@@ -34,7 +34,8 @@ interface EventRow {
 const CHANNEL = 'microchatter_events';
 
 export async function startRelay(sql: Sql, hub: Hub, options: RelayOptions): Promise<Relay> {
-  const batchSize = options.batchSize ?? 1000;
+  // Small batches: between reads the sockets flush, so a burst does not pile up on a reading stream.
+  const batchSize = options.batchSize ?? 200;
   const log = options.log ?? ((line: string) => console.error(line));
   const [start] = await sql<
     { position: number | null }[]

@@ -105,6 +105,11 @@ export function eventRoutes(options: EventRoutesOptions): Hono {
     const outgoing = nodeResponse(c);
     const ticket = c.req.query('ticket');
     const caller = ticket ? await redeem(ticket) : await authenticate(c);
+    // A token within its clock tolerance, or a ticket made from one that has expired since, would
+    // otherwise open a stream only to close it at once after replaying.
+    if (caller.expiresAt !== undefined && caller.expiresAt <= Date.now()) {
+      throw new ApiError('MCAUT', 'the credential has expired: get a fresh token');
+    }
     if (hub.streamsOf(caller.userId) >= options.maxStreamsPerUser) {
       throw new ApiError('MCRAT', `at most ${options.maxStreamsPerUser} event streams per user`, {
         'Retry-After': '10',

@@ -86,7 +86,11 @@ test('EventSource reconnects by itself with Last-Event-ID when the server drops 
   for (const body of ['two', 'three']) await s.rpc('ben', 'send_message', { recipient: 'cat', body });
   await messages(client, 3);
   await new Promise((resolve) => setTimeout(resolve, 100));
-  assert.equal(client.bodies(), ['one', 'two', 'three'], JSON.stringify(client.events.map((e) => [e.type, e.id])));
+  assert.equal(
+    client.bodies(),
+    ['one', 'two', 'three'],
+    JSON.stringify(client.events.map((e) => [e.type, e.id])),
+  );
 });
 
 test('bodies cannot forge frames', async () => {
