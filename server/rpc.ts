@@ -119,16 +119,6 @@ export function checkArguments(fn: ApiFunction, input: unknown): Map<Argument, S
   return checked;
 }
 
-const castByType: Record<ValueType, string> = {
-  text: 'text',
-  bigint: 'bigint',
-  integer: 'integer',
-  boolean: 'boolean',
-  'text[]': 'text[]',
-  jsonb: 'jsonb',
-  timestamptz: 'timestamptz',
-};
-
 const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /**
@@ -145,7 +135,8 @@ export async function callFunction(
   const named: string[] = [];
   const bind = (name: string, type: ValueType, value: SqlValue) => {
     params.push(value !== null && typeof value === 'object' && 'json' in value ? value.json : value);
-    named.push(`${quoteIdent(name)} => $${params.length}::${castByType[type]}`);
+    // ValueType names are SQL type names: the cast is the argument's declared type.
+    named.push(`${quoteIdent(name)} => $${params.length}::${type}`);
   };
   if (fn.takesActor) bind('actor', 'text', actor);
   for (const [arg, value] of args) bind(arg.name, arg.type, value);

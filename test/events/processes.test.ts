@@ -2,78 +2,23 @@
  * Two `server/main.ts` processes on one database: a message sent through one reaches streams held by
  * the other, a client resumes on either, and SIGTERM ends streams with `shutdown` and exits cleanly.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 import { ADMIN_TOKEN, JWT_SECRET } from '../helpers/http.ts';
 import { type StreamClient, streamClient, tokenExpiringIn, waitFor } from '../helpers/realtime.ts';
+import { type ServerProcess, startServerProcess } from '../helpers/server-process.ts';
+
+const startServer = (db: TestDatabase) =>
+  startServerProcess(db, {
+    MICROCHATTER_JWT_SECRET: JWT_SECRET,
+    MICROCHATTER_ADMIN_TOKEN: ADMIN_TOKEN,
+    MICROCHATTER_SEND_RATE_PER_MINUTE: '0',
+    // EventSource clients come back quickly after `shutdown` or a cut.
+    MICROCHATTER_SSE_RETRY_MS: '100',
+  });
 
 const test = suite('events: several server processes');
-const LISTENING = /Microchatter listening on (https?:\/\/\S+) \(database: external\)/;
-
-interface ServerProcess {
-  url: string;
-  child: ChildProcess;
-  output(): string;
-  /** Sends SIGTERM; resolves with the exit code, or a note that it was still running after 5 s. */
-  stop(): Promise<number | string | null>;
-}
-
-async function startServer(db: TestDatabase): Promise<ServerProcess> {
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'mc-events-process-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    env: {
-      ...process.env,
-      DATABASE_URL: db.url,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      MICROCHATTER_CONFIG: '',
-      MICROCHATTER_DATA_DIR: dataDir,
-      MICROCHATTER_JWT_SECRET: JWT_SECRET,
-      MICROCHATTER_ADMIN_TOKEN: ADMIN_TOKEN,
-      MICROCHATTER_SEND_RATE_PER_MINUTE: '0',
-      // EventSource clients come back quickly after `shutdown` or a cut.
-      MICROCHATTER_SSE_RETRY_MS: '100',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    const code = await Promise.race([
-      exited,
-      new Promise<string>((resolve) => setTimeout(() => resolve('still running after 5 s'), 5_000)),
-    ]);
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    return code;
-  };
-  try {
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no listening line within 30 s:\n${output}`)), 30_000);
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString('utf8');
-        const match = LISTENING.exec(output);
-        if (match?.[1]) {
-          clearTimeout(timer);
-          resolve(match[1]);
-        }
-      };
-      child.stdout?.on('data', onData);
-      child.stderr?.on('data', onData);
-      void exited.then((code) => reject(new Error(`server exited early (code ${code}):\n${output}`)));
-    });
-    return { url, child, output: () => output, stop };
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-}
-
 let db: TestDatabase;
 let a: ServerProcess;
 let b: ServerProcess;

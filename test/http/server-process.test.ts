@@ -2,85 +2,29 @@
  * The real thing: `server/main.ts` as a process, over real HTTP and HTTPS, stopped by SIGTERM; the
  * walkthrough of docs/api.md end to end.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
+import { freshDatabase } from '../helpers/db.ts';
+import { startServerProcess as startServer } from '../helpers/server-process.ts';
 
 const test = suite('http: the server process');
-const LISTENING = /Microchatter listening on (https?:\/\/\S+) \(database: external\)/;
-
-interface ServerProcess {
-  baseUrl: string;
-  dataDir: string;
-  output(): string;
-  /** Sends SIGTERM and resolves with the exit code (or a note that it hung). */
-  stop(): Promise<number | string | null>;
-}
-
-async function startServer(db: TestDatabase, env: Record<string, string> = {}): Promise<ServerProcess> {
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'mc-process-'));
-  const server = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    env: {
-      ...process.env,
-      DATABASE_URL: db.url,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      MICROCHATTER_CONFIG: '',
-      MICROCHATTER_DATA_DIR: dataDir,
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const exited = new Promise<number | null>((resolve) => server.on('exit', (code) => resolve(code)));
-  const stop = async () => {
-    server.kill('SIGTERM');
-    const code = await Promise.race([
-      exited,
-      new Promise<string>((resolve) => setTimeout(() => resolve('still running after 5 s'), 5_000)),
-    ]);
-    if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
-    return code;
-  };
-  try {
-    const baseUrl = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no listening line within 20 s:\n${output}`)), 20_000);
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString('utf8');
-        const match = LISTENING.exec(output);
-        if (match?.[1]) {
-          clearTimeout(timer);
-          resolve(match[1]);
-        }
-      };
-      server.stdout.on('data', onData);
-      server.stderr.on('data', onData);
-      void exited.then((code) => reject(new Error(`server exited early (code ${code}):\n${output}`)));
-    });
-    return { baseUrl, dataDir, output: () => output, stop };
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-}
-
 test('end to end: admin creates a user, the user logs in with a password and chats; SIGTERM exits 0', async () => {
   const db = await freshDatabase();
   await db.sql.end();
   const server = await startServer(db);
   try {
-    const health = await fetch(`${server.baseUrl}/healthz`);
+    const health = await fetch(`${server.url}/healthz`);
     assert.equal(await health.json(), { status: 'ok' });
     // No secrets configured: they were generated into the data directory, and not printed.
     const adminToken = (await readFile(path.join(server.dataDir, 'admin-token'), 'utf8')).trim();
     assert.not.match(server.output(), adminToken);
 
     const admin = (name: string, body: unknown) =>
-      fetch(`${server.baseUrl}/admin/rpc/${name}`, {
+      fetch(`${server.url}/admin/rpc/${name}`, {
         method: 'POST',
         headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
         body: JSON.stringify(body),
@@ -88,13 +32,13 @@ test('end to end: admin creates a user, the user logs in with a password and cha
     assert.is((await admin('create_user', { user_id: 'ann', password: 'ann-password' })).status, 200);
     assert.is((await admin('create_user', { user_id: 'ben' })).status, 200);
 
-    const login = await fetch(`${server.baseUrl}/auth/token`, {
+    const login = await fetch(`${server.url}/auth/token`, {
       method: 'POST',
       headers: { authorization: `Basic ${Buffer.from('ann:ann-password').toString('base64')}` },
     });
     assert.is(login.status, 200);
     const { token } = (await login.json()) as { token: string };
-    const sent = await fetch(`${server.baseUrl}/rpc/send_message`, {
+    const sent = await fetch(`${server.url}/rpc/send_message`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ recipient: 'ben', body: 'over real HTTP' }),
@@ -102,7 +46,7 @@ test('end to end: admin creates a user, the user logs in with a password and cha
     assert.is(sent.status, 200);
     const issued = await admin('issue_token', { user_id: 'ben' });
     const benToken = ((await issued.json()) as { token: string }).token;
-    const inbox = await fetch(`${server.baseUrl}/rpc/list_conversations`, {
+    const inbox = await fetch(`${server.url}/rpc/list_conversations`, {
       headers: { authorization: `Bearer ${benToken}` },
     });
     const [conversation] = (await inbox.json()) as { unread: number; last_message: { body: string } }[];
@@ -146,12 +90,12 @@ test('TLS_KEY and TLS_CERT make the server speak HTTPS', async () => {
   );
   const server = await startServer(db, { TLS_KEY: key, TLS_CERT: cert });
   try {
-    assert.match(server.baseUrl, /^https:\/\//);
+    assert.match(server.url, /^https:\/\//);
     const https = await import('node:https');
     const ca = await readFile(cert);
     const body = await new Promise<string>((resolve, reject) => {
       https
-        .get(`${server.baseUrl}/healthz`, { ca }, (response) => {
+        .get(`${server.url}/healthz`, { ca }, (response) => {
           let text = '';
           response.on('data', (chunk) => (text += chunk));
           response.on('end', () => resolve(text));
@@ -160,7 +104,7 @@ test('TLS_KEY and TLS_CERT make the server speak HTTPS', async () => {
     });
     assert.equal(JSON.parse(body), { status: 'ok' });
     // Plain HTTP to the HTTPS port gets nothing useful.
-    await fetch(`${server.baseUrl.replace('https:', 'http:')}/healthz`).then(
+    await fetch(`${server.url.replace('https:', 'http:')}/healthz`).then(
       (response) => assert.is.not(response.status, 200),
       () => undefined,
     );
