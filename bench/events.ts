@@ -3,15 +3,15 @@
  * beside a baseline measured in the same run: a raw node:http SSE server (bench/lib/events-raw-sse.ts)
  * that holds streams in a Map and writes frames straight to them.
  *
- * 1. Idle streams: N streams (10,000; quick 2,000) on one server process: RSS per stream ÷ raw. ≤ 2.
+ * 1. Idle streams: N streams (10,000; quick 1,000) on one server process: RSS per stream ÷ raw. ≤ 2.
  * 2. Broadcast: one message to a group whose members hold all N streams, send → last stream received
  *    it ÷ raw node:http writing one frame to its N streams. ≤ 1.5.
  * 3. Send → delivery latency at 100 and 500 sends/s, direct conversations between pairs of the 1,000
- *    connected users (quick: 200): p50 ≤ 3 ms, p99 ≤ 20 ms; beside raw node:http echoing the POST to
+ *    connected users (quick: 100): p50 ≤ 3 ms, p99 ≤ 20 ms; beside raw node:http echoing the POST to
  *    the recipient's stream at the same rate.
- * 4. Fan-out: one message to a 1,000-member group (quick: 200), all members connected: last-delivery
- *    p99 ≤ 50 ms, repeated 50 times (quick: 20); beside raw node:http broadcasting to as many streams.
- * 5. Reconnect storm: 5,000 streams (quick: 1,000) drop at once, messages are sent to them while they
+ * 4. Fan-out: one message to a 1,000-member group (quick: 100), all members connected: last-delivery
+ *    p99 ≤ 50 ms, repeated 50 times (quick: 10); beside raw node:http broadcasting to as many streams.
+ * 5. Reconnect storm: 5,000 streams (quick: 500) drop at once, messages are sent to them while they
  *    are away, and they all resume at once with Last-Event-ID: 0 lost, 0 duplicated, time until all
  *    caught up; beside the same storm on raw node:http (which has nothing to replay).
  *
@@ -61,13 +61,13 @@ for (const part of parts) {
 
 const plan = quick
   ? {
-      users: 200,
+      users: 100,
       idleStreamsPerUser: 10,
-      broadcastReps: 3,
+      broadcastReps: 2,
       rates: [100, 500],
-      latencyWarmupMs: 500,
-      latencyMs: 2000,
-      fanoutReps: 20,
+      latencyWarmupMs: 200,
+      latencyMs: 700,
+      fanoutReps: 10,
       stormStreamsPerUser: 5,
       stormGroupMessages: 3,
     }

@@ -56,7 +56,7 @@ const quick = process.argv.includes('--quick');
 const profiling = process.argv.includes('--profile');
 const plan = quick
   ? // Short enough that `npm run bench -- --quick`, all parts together, stays under a minute.
-    { warmupMs: 300, durationMs: 700, reps: 1, concurrencies: [1, 10, 50], helloConnections: 50 }
+    { warmupMs: 200, durationMs: 500, reps: 1, concurrencies: [1, 10, 50], helloConnections: 50 }
   : { warmupMs: 1000, durationMs: 3000, reps: 3, concurrencies: [1, 10, 50], helloConnections: 50 };
 const TARGET = 0.8;
 /** Concurrencies the target applies to; 1 connection is printed for reference. */

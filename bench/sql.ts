@@ -33,9 +33,9 @@ const size = quick
       mid: 10_000,
       inboxBig: 2_000,
       inboxSmall: 100,
-      rounds: 300,
-      serverRounds: 100,
-      warmup: 30,
+      rounds: 200,
+      serverRounds: 50,
+      warmup: 20,
     }
   : {
       big: 1_000_000,
