@@ -86,8 +86,11 @@ export function eventRoutes(options: EventRoutesOptions): Hono {
         if (error instanceof postgres.PostgresError && error.code === 'MCRST') return false;
         throw error;
       }
-      for (const row of rows)
+      for (const row of rows) {
         hub.replay(stream, row.position, formatFrame(row.type, row.payload, row.position));
+        // A long replay goes at the client's pace instead of piling up in memory.
+        if (!(await hub.drained(stream))) return true;
+      }
       if (rows.length < REPLAY_BATCH) return true;
       position = rows[rows.length - 1]?.position ?? position;
     }
