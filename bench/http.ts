@@ -78,11 +78,12 @@ const scenarioName: Record<Scenario, string> = {
 };
 /** Connections in the server's pool (server/db.ts's default, which server/main.ts uses). */
 const SERVER_POOL = 10;
-type Side = 'http' | 'sql' | 'sql-unprepared' | 'sql-pool' | 'hono' | 'raw' | 'healthz';
+type Side = 'http' | 'sql' | 'sql-unprepared' | 'sql-pool' | 'sql-no-notify' | 'hono' | 'raw' | 'healthz';
 const sideName: Record<Side, string> = {
   http: 'HTTP',
   sql: 'SQL',
   'sql-unprepared': 'SQL unprepared',
+  'sql-no-notify': 'SQL without NOTIFY',
   'sql-pool': `SQL via ${SERVER_POOL} connections`,
   hono: 'Hono',
   raw: 'raw node:http',
@@ -235,6 +236,8 @@ function waitLine(summary: SideSummary): string {
 const baselineNote: Partial<Record<Side, string>> = {
   'sql-unprepared': 'as server/rpc.ts sends it: unnamed statement, a parse + describe round trip per call',
   'sql-pool': `the loops share ${SERVER_POOL} connections, as many as the server's pool`,
+  'sql-no-notify':
+    'the same transaction with its NOTIFY trigger disabled: compare with SQL to see what NOTIFY costs',
 };
 
 function printFigure(figure: Figure): void {
@@ -386,7 +389,27 @@ interface Context {
   waits: WaitSampler;
 }
 
+/** Runs `work` with the event log's NOTIFY trigger disabled in the (throw-away) benchmark database. */
+async function withoutNotify<T>(ctx: Context, work: () => Promise<T>): Promise<T> {
+  const admin = postgres(ctx.db.url, { max: 1, onnotice: () => {} });
+  try {
+    await admin`alter table chat_private.events disable trigger notify_events`;
+    try {
+      return await work();
+    } finally {
+      await admin`alter table chat_private.events enable trigger notify_events`;
+    }
+  } finally {
+    await admin.end();
+  }
+}
+
 async function measure(ctx: Context, figure: string, side: Side, rep: number, job: Job): Promise<Run> {
+  if (side === 'sql-no-notify') return withoutNotify(ctx, () => measureRun(ctx, figure, side, rep, job));
+  return measureRun(ctx, figure, side, rep, job);
+}
+
+async function measureRun(ctx: Context, figure: string, side: Side, rep: number, job: Job): Promise<Run> {
   const meter = cpuMeter(ctx.groups);
   const sampler = job.kind === 'sql' || job.origin === ctx.server.url ? ctx.waits : undefined;
   let waits: Promise<Record<string, number>> | undefined;
@@ -445,7 +468,9 @@ function sendJob(ctx: Context, side: Side, scenario: Scenario, concurrency: numb
 }
 
 const sidesOf = (concurrency: number): Side[] =>
-  concurrency > SERVER_POOL ? ['http', 'sql', 'sql-pool'] : ['http', 'sql', 'sql-unprepared'];
+  concurrency > SERVER_POOL
+    ? ['http', 'sql', 'sql-pool', 'sql-no-notify']
+    : ['http', 'sql', 'sql-unprepared', 'sql-no-notify'];
 
 const rotate = <T>(items: T[], by: number): T[] => items.map((_, i) => items[(i + by) % items.length] as T);
 
