@@ -21,6 +21,7 @@
  * `performance.timeOrigin + performance.now()`, compared across processes on this machine (the run
  * checks the processes agree). Exit code 1 only when the benchmark itself failed.
  */
+
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,6 +41,7 @@ import {
 import { type BenchServer, startBenchServer } from './lib/microchatter-server.ts';
 import { type Child, ROOT, spawnNode } from './lib/processes.ts';
 import { type ProfileSummary, profileLines, summarizeProfileDir } from './lib/profile.ts';
+import { fileStamp } from './lib/result.ts';
 import { type WaitSampler, waitSampler } from './lib/waits.ts';
 
 const argv = process.argv.slice(2);
@@ -649,10 +651,7 @@ async function resultsPath(): Promise<string> {
   if (outFile) return path.resolve(outFile);
   const dir = path.join(ROOT, 'bench', 'results');
   await mkdir(dir, { recursive: true });
-  const date = new Date()
-    .toISOString()
-    .replace(/:/g, '-')
-    .replace(/\.\d+Z$/, 'Z');
+  const date = fileStamp();
   return path.join(dir, `events-${date}${quick ? '-quick' : ''}${profiling ? '-profile' : ''}.json`);
 }
 

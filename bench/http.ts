@@ -45,6 +45,7 @@ import { ROOT } from './lib/processes.ts';
 import { type ProfileSummary, profileLines, summarizeProfileDir } from './lib/profile.ts';
 import {
   describeMachine,
+  fileStamp,
   type Figure as NormalFigure,
   outFile,
   type Point,
@@ -560,10 +561,7 @@ async function helloFigures(ctx: Context, hono: HelloServer, raw: HelloServer): 
 async function writeResults(data: Record<string, unknown>): Promise<string> {
   const dir = path.join(ROOT, 'bench', 'results');
   await mkdir(dir, { recursive: true });
-  const date = new Date()
-    .toISOString()
-    .replace(/:/g, '-')
-    .replace(/\.\d+Z$/, 'Z');
+  const date = fileStamp();
   const file = path.join(dir, `http-${date}${quick ? '-quick' : ''}${profiling ? '-profile' : ''}.json`);
   await writeFile(file, `${JSON.stringify(data, null, 2)}\n`);
   return path.relative(process.cwd(), file);

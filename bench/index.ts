@@ -26,7 +26,7 @@ import {
   verdictCounts,
   withSummary,
 } from './lib/report.ts';
-import type { PartResult } from './lib/result.ts';
+import { fileStamp, type PartResult } from './lib/result.ts';
 
 const ALL_PARTS = ['sql', 'http', 'events'];
 const quick = process.argv.includes('--quick');
@@ -92,10 +92,7 @@ function gitCommit(): string | undefined {
 
 async function main(): Promise<number> {
   const started = new Date();
-  const stamp = `${started
-    .toISOString()
-    .replace(/:/g, '-')
-    .replace(/\.\d+Z$/, 'Z')}${quick ? '-quick' : ''}`;
+  const stamp = `${fileStamp(started)}${quick ? '-quick' : ''}`;
   const command = `npm run bench${quick ? ' -- --quick' : ''}`;
   const loadAverage = os.loadavg()[0] ?? 0;
   console.log(

@@ -18,6 +18,7 @@ import { type BenchDatabase, openBenchDatabase } from './lib/database.ts';
 import { checkConversation, createDirectChats } from './lib/generate.ts';
 import {
   describeMachine,
+  fileStamp,
   type Figure as NormalFigure,
   outFile,
   type PartResult,
@@ -240,10 +241,7 @@ function normalize({ name, value, unit, target, met, client, server }: Figure): 
 async function writeResults(figures: Figure[], where: string, settings: Settings): Promise<string> {
   const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
   await mkdir(dir, { recursive: true });
-  const date = new Date()
-    .toISOString()
-    .replace(/:/g, '-')
-    .replace(/\.\d+Z$/, 'Z');
+  const date = fileStamp();
   const file = path.join(dir, `sql-${date}${quick ? '-quick' : ''}.json`);
   const machine = {
     cpus: os.availableParallelism(),

@@ -70,3 +70,11 @@ export function outFile(argv = process.argv): string | undefined {
 export async function writePartResult(file: string, result: PartResult): Promise<void> {
   await writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
 }
+
+/** A run's time as it appears in result file names: 2026-11-25T14-11-21Z (no colons, no fraction). */
+export function fileStamp(date = new Date()): string {
+  return date
+    .toISOString()
+    .replace(/:/g, '-')
+    .replace(/\.\d+Z$/, 'Z');
+}
