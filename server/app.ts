@@ -106,17 +106,10 @@ export function createApp(options: AppOptions): Hono {
     app.route('/', eventRoutes({ sql, principalOf, hub, relay, accepting, maxStreamsPerUser, corsOrigins }));
   }
 
-  if (options.realtime) {
-    const { hub, relay, accepting } = options.realtime;
-    const maxStreamsPerUser = options.maxStreamsPerUser ?? 20;
-    const corsOrigins = options.corsOrigins ?? [];
-    app.route('/', eventRoutes({ sql, principalOf, hub, relay, accepting, maxStreamsPerUser, corsOrigins }));
-  }
-
   const respond = async (c: Context, fn: ApiFunction, actor: string | null, input: unknown) => {
     const args = checkArguments(fn, input);
     if (fn.name === 'send_message' && actor && options.sendLimiter) {
-      const verdict = options.sendLimiter.take(actor);
+      const verdict = await options.sendLimiter.take(actor);
       if (!verdict.ok) {
         throw new ApiError('MCRAT', 'you are sending too fast', {
           'Retry-After': String(verdict.retryAfterSeconds),

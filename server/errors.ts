@@ -65,6 +65,9 @@ function fromPostgres(error: postgres.PostgresError): ApiError {
   // Data exceptions (class 22: a value out of range, an invalid text representation) are the
   // client's values that slipped past argument checking: their wording is PostgreSQL's, so say less.
   if (error.code.startsWith('22')) return new ApiError('MCARG', 'an argument has an invalid value');
+  // Program limits (class 54: stack depth, too many arguments) are reached only by absurd values.
+  if (error.code.startsWith('54'))
+    return new ApiError('MCLIM', 'an argument is too large or too deeply nested');
   if (unavailableClasses.some((prefix) => error.code.startsWith(prefix))) {
     return new ApiError('MCDBX', 'the database is unavailable, try again');
   }

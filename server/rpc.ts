@@ -4,16 +4,12 @@
  * query parameters, and `POST /admin/rpc/<name>` calls `chat_admin.<name>`. There is no per-endpoint
  * code: which functions exist, which arguments they take and of what type come from the catalog.
  */
-import type postgres from 'postgres';
 import type { ApiFunction, Argument, ValueType } from './catalog.ts';
 import type { Sql } from './db.ts';
 import { ApiError } from './errors.ts';
 
-/**
- * A checked value for one SQL argument; the driver serialises it for the parameter's type (jsonb
- * values go as the parsed JSON, which it stringifies once).
- */
-type SqlValue = string | number | boolean | string[] | null | { json: postgres.JSONValue };
+/** A checked value for one SQL argument; the driver serialises it for the parameter's type. */
+type SqlValue = string | number | boolean | string[] | null | { json: unknown };
 
 const INT4_MAX = 2 ** 31 - 1;
 const INT8_MAX = 9223372036854775807n;
@@ -45,6 +41,24 @@ function checkInteger(arg: Argument, value: unknown, bigint: boolean): string | 
   throw invalid(arg, expected);
 }
 
+/**
+ * No argument of the API nests anywhere near this deep; far deeper values exhaust PostgreSQL's stack
+ * (and recursive checks') instead of meeting a rule.
+ */
+const MAX_JSON_DEPTH = 64;
+
+/** Whether `value` has arrays or objects nested more than `limit` levels deep (iterative: no recursion). */
+function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const pending: [unknown, number][] = [[value, 0]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [item, depth] = next;
+    if (item === null || typeof item !== 'object') continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(item)) pending.push([child, depth + 1]);
+  }
+  return false;
+}
+
 function checkValue(arg: Argument, value: unknown): SqlValue {
   switch (arg.type) {
     case 'text':
@@ -60,7 +74,9 @@ function checkValue(arg: Argument, value: unknown): SqlValue {
       if (!Array.isArray(value)) throw invalid(arg, 'an array of strings');
       return value.map((item) => checkText({ ...arg, name: `${arg.name}[]` }, item));
     case 'jsonb':
-      return { json: value as postgres.JSONValue };
+      if (nestedDeeperThan(value, MAX_JSON_DEPTH))
+        throw invalid(arg, `JSON nested at most ${MAX_JSON_DEPTH} levels deep`);
+      return { json: value };
     case 'timestamptz':
       if (typeof value !== 'string' || Number.isNaN(Date.parse(value)))
         throw invalid(arg, 'an ISO 8601 timestamp');
@@ -131,10 +147,14 @@ export async function callFunction(
   actor: string | null,
   args: Map<Argument, SqlValue>,
 ): Promise<unknown> {
-  const params: postgres.ParameterOrJSON<never>[] = [];
+  const params: (string | number | boolean | string[] | null)[] = [];
   const named: string[] = [];
   const bind = (name: string, type: ValueType, value: SqlValue) => {
-    params.push(value !== null && typeof value === 'object' && 'json' in value ? value.json : value);
+    // jsonb goes as its JSON text: a bare true or 3 would otherwise be bound as boolean or number,
+    // which PostgreSQL refuses to cast to jsonb.
+    params.push(
+      value !== null && typeof value === 'object' && 'json' in value ? JSON.stringify(value.json) : value,
+    );
     // ValueType names are SQL type names: the cast is the argument's declared type.
     named.push(`${quoteIdent(name)} => $${params.length}::${type}`);
   };
