@@ -150,13 +150,12 @@ export async function callFunction(
   const params: (string | number | boolean | string[] | null)[] = [];
   const named: string[] = [];
   const bind = (name: string, type: ValueType, value: SqlValue) => {
-    // jsonb goes as its JSON text: a bare true or 3 would otherwise be bound as boolean or number,
-    // which PostgreSQL refuses to cast to jsonb.
-    params.push(
-      value !== null && typeof value === 'object' && 'json' in value ? JSON.stringify(value.json) : value,
-    );
+    // jsonb goes as its JSON text through a text parameter: bound directly, a bare true would be typed
+    // boolean (which PostgreSQL will not cast to jsonb) and a string would be encoded a second time.
+    const isJson = value !== null && typeof value === 'object' && 'json' in value;
+    params.push(isJson ? JSON.stringify(value.json) : value);
     // ValueType names are SQL type names: the cast is the argument's declared type.
-    named.push(`${quoteIdent(name)} => $${params.length}::${type}`);
+    named.push(`${quoteIdent(name)} => $${params.length}::${isJson ? 'text::jsonb' : type}`);
   };
   if (fn.takesActor) bind('actor', 'text', actor);
   for (const [arg, value] of args) bind(arg.name, arg.type, value);
