@@ -4,13 +4,14 @@
  *
  * As root, Postgres (which refuses to run as root) runs as the OS user `postgres`, which must be able
  * to reach the binaries. A checkout under a private directory (/root, or a 0700 temporary directory)
- * hides node_modules from it, so the binaries are then copied once, per version, to a root-owned
- * world-readable directory under the system's temporary directory.
+ * hides node_modules from it, so the binaries are then copied once, per version, to
+ * /var/lib/microchatter/postgres-<version>. That directory is root's and writable by nobody else: a copy
+ * under the world-writable /tmp could be planted by any local user before the first start.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, chown, cp, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { arch, platform, tmpdir, userInfo } from 'node:os';
+import { arch, platform, userInfo } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -18,13 +19,34 @@ const run = promisify(execFile);
 export const runningAsRoot = userInfo().uid === 0;
 const OS_USER = 'postgres';
 
+/** Root's place for what the `postgres` OS user must reach: binaries copied out of node_modules, clusters. */
+export const SYSTEM_DIR = '/var/lib/microchatter';
+
+/**
+ * Creates `SYSTEM_DIR` (and `SYSTEM_DIR/<name>`) as root's, traversable but not listable, and refuses
+ * one that another user could write to: what is found there is run, or holds a cluster.
+ */
+export async function systemDirectory(name?: string): Promise<string> {
+  const dir = name === undefined ? SYSTEM_DIR : path.join(SYSTEM_DIR, name);
+  for (const each of new Set([SYSTEM_DIR, dir])) {
+    await mkdir(each, { recursive: true, mode: 0o711 });
+    const { uid, mode } = await stat(each);
+    if (uid !== 0 || (mode & 0o022) !== 0) {
+      throw new Error(
+        `${each} must belong to root and be writable by root only (it is uid ${uid}, mode ${(mode & 0o777).toString(8)})`,
+      );
+    }
+  }
+  return dir;
+}
+
 interface Binaries {
   initdb: string;
   postgres: string;
 }
 
 /** Whether every directory above `dir`, and `dir` itself, can be entered by other users. */
-async function traversableByOthers(dir: string): Promise<boolean> {
+export async function traversableByOthers(dir: string): Promise<boolean> {
   for (let current = dir; ; current = path.dirname(current)) {
     if (((await stat(current)).mode & 0o001) === 0) return false;
     if (current === path.dirname(current)) return true;
@@ -40,7 +62,7 @@ async function locateBinaries(): Promise<Binaries> {
 
   const packageJson = path.join(nativeDir, '..', 'package.json');
   const { version } = JSON.parse(await readFile(packageJson, 'utf8')) as { version: string };
-  const copy = path.join(tmpdir(), `microchatter-postgres-${version}`);
+  const copy = path.join(await systemDirectory(), `postgres-${version}`);
   if (!existsSync(path.join(copy, '.complete'))) {
     // Copied beside and renamed into place, so a concurrent start never sees half a copy.
     const partial = `${copy}.${process.pid}`;
@@ -115,7 +137,10 @@ export async function initCluster(options: ClusterOptions): Promise<void> {
   const ids = await postgresIds();
   await mkdir(options.pgData, { recursive: true, mode: 0o700 });
   // initdb reads the superuser's password from a file only it may read.
-  const passwordFile = path.join(path.dirname(options.pgData), '.initdb-password');
+  const passwordFile = path.join(
+    path.dirname(options.pgData),
+    `.${path.basename(options.pgData)}.initdb-password`,
+  );
   await writeFile(passwordFile, `${options.password}\n`, { mode: 0o600 });
   if (ids.uid !== undefined && ids.gid !== undefined) {
     await chown(options.pgData, ids.uid, ids.gid);

