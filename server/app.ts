@@ -3,10 +3,10 @@
  * (health, auth, API description). The chat rules stay in SQL.
  */
 import { type Context, Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import type { Auth, Principal } from './auth.ts';
 import { authRoutes } from './auth-routes.ts';
+import { limitBodies } from './body-limit.ts';
 import type { ApiFunction, Catalog } from './catalog.ts';
 import type { Sql } from './db.ts';
 import { renderDocsPage } from './docs-page.ts';
@@ -75,11 +75,9 @@ export function createApp(options: AppOptions): Hono {
   app.on(
     'POST',
     '*',
-    bodyLimit({
-      maxSize: options.bodyLimit,
-      onError: (c) =>
-        errorResponse(c, new ApiError('MCTOO', `request bodies are limited to ${options.bodyLimit} bytes`)),
-    }),
+    limitBodies(options.bodyLimit, (c) =>
+      errorResponse(c, new ApiError('MCTOO', `request bodies are limited to ${options.bodyLimit} bytes`)),
+    ),
   );
 
   // For load balancers and orchestrators: healthy means this process can reach its database.
