@@ -271,6 +271,64 @@ test('TLS key and certificate go together, and must be readable', () => {
   );
 });
 
+test('load shedding, pool size, log level and metrics token: defaults, values and refusals', () => {
+  const defaults = loadConfig({}, dir);
+  assert.equal(
+    {
+      maxInFlight: defaults.maxInFlight,
+      dbPoolMax: defaults.dbPoolMax,
+      logLevel: defaults.logLevel,
+      metricsToken: defaults.metricsToken,
+    },
+    { maxInFlight: 256, dbPoolMax: 10, logLevel: 'info', metricsToken: undefined },
+  );
+  const config = loadConfig(
+    {
+      MICROCHATTER_MAX_IN_FLIGHT: '1',
+      MICROCHATTER_DB_POOL_MAX: '1000',
+      MICROCHATTER_LOG_LEVEL: 'silent',
+      MICROCHATTER_METRICS_TOKEN: 'sixteen-chars-ok',
+    },
+    dir,
+  );
+  assert.is(config.maxInFlight, 1);
+  assert.is(config.dbPoolMax, 1000);
+  assert.is(config.logLevel, 'silent');
+  assert.is(config.metricsToken, 'sixteen-chars-ok');
+  const cases: [string, string][] = [
+    ['MICROCHATTER_MAX_IN_FLIGHT', '0'],
+    ['MICROCHATTER_MAX_IN_FLIGHT', '100001'],
+    ['MICROCHATTER_DB_POOL_MAX', '0'],
+    ['MICROCHATTER_DB_POOL_MAX', '1001'],
+    ['MICROCHATTER_LOG_LEVEL', 'verbose'],
+    ['MICROCHATTER_LOG_LEVEL', 'INFO'],
+  ];
+  for (const [setting, value] of cases) refused({ [setting]: value }, setting);
+  const message = refused({ MICROCHATTER_METRICS_TOKEN: 'too-short-tok' }, 'MICROCHATTER_METRICS_TOKEN');
+  assert.not.ok(message.includes('too-short-tok'), message);
+});
+
+test('a database URL is refused without echoing it, as it may carry a password', () => {
+  const message = refused({ DATABASE_URL: 'mysql://app:s3cret@db/chat' }, 'DATABASE_URL');
+  assert.not.ok(message.includes('s3cret'), message);
+  refused({ DATABASE_URL: 'postgres://app@db' }, 'DATABASE_URL');
+  assert.is(
+    loadConfig({ DATABASE_URL: 'postgres://app@db:5432/chat' }, dir).databaseUrl,
+    'postgres://app@db:5432/chat',
+  );
+});
+
+test('the JSON settings file refuses unknown names and values that are not scalars', async () => {
+  const file = path.join(dir, 'bad-settings.json');
+  await writeFile(file, JSON.stringify({ MICROCHATTER_MAX_INFLIGHT: 10 }));
+  refused({ MICROCHATTER_CONFIG: file }, 'MICROCHATTER_MAX_INFLIGHT');
+  await writeFile(file, JSON.stringify({ MICROCHATTER_CORS_ORIGINS: ['https://a.example'] }));
+  refused({ MICROCHATTER_CONFIG: file }, 'MICROCHATTER_CORS_ORIGINS');
+  await writeFile(file, '[]');
+  refused({ MICROCHATTER_CONFIG: file }, 'MICROCHATTER_CONFIG');
+  refused({ MICROCHATTER_CONFIG: 'missing.json' }, 'MICROCHATTER_CONFIG');
+});
+
 test('the JSON settings file knows the new settings too', async () => {
   const file = path.join(dir, 'settings.json');
   await writeFile(
