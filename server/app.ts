@@ -8,7 +8,7 @@ import type { Auth, Principal } from './auth.ts';
 import { authRoutes } from './auth-routes.ts';
 import { limitBodies } from './body-limit.ts';
 import type { ApiFunction, Catalog } from './catalog.ts';
-import type { Sql } from './db.ts';
+import { type Sql, sentWithin } from './db.ts';
 import { renderDocsPage } from './docs-page.ts';
 import { ApiError, errorResponse } from './errors.ts';
 import type { Realtime } from './events/realtime.ts';
@@ -83,7 +83,7 @@ export function createApp(options: AppOptions): Hono {
   // For load balancers and orchestrators: healthy means this process can reach its database.
   app.get('/healthz', async (c) => {
     try {
-      await sql`select 1`;
+      await sentWithin(sql`select 1`);
       return c.json({ status: 'ok' });
     } catch {
       return c.json({ error: { code: 'MCDBX', message: 'database unreachable' } }, 503);

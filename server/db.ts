@@ -9,6 +9,29 @@ export interface PoolOptions {
 }
 
 /**
+ * How long a request's query may wait for a connection. A query not yet sent after this long means
+ * the database is away or the pool is swamped: the client gets 503 now rather than a hang, and the
+ * query is taken off the queue, so it never runs after the client was told it failed.
+ */
+export const CONNECTION_WAIT_MS = 4000;
+
+/** Resolves as `query` does, or rejects with 57014 (503 MCDBX) if it is still unsent after `waitMs`. */
+export async function sentWithin<T>(
+  query: Promise<T> & { cancel(): unknown },
+  waitMs = CONNECTION_WAIT_MS,
+): Promise<T> {
+  const timer = setTimeout(() => {
+    // `state` is the backend it was sent to; a query with none is still queued or connecting.
+    if (!(query as unknown as { state?: unknown }).state) void query.cancel();
+  }, waitMs);
+  try {
+    return await query;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * bigint (ids, seqs, counts) becomes a JSON number, as it already is inside jsonb values such as
  * last_message; a value beyond 2^53, which no id or count here reaches, stays a string rather than
  * silently losing digits.
@@ -42,6 +65,9 @@ export function connectDatabase(url: string, options: PoolOptions = {}): Sql {
     types: { bigint: bigintAsNumber, timestamptz: timestampAsIsoText },
     // Fail fast when Postgres is unreachable: /healthz must answer 503, not hang.
     connect_timeout: 5,
+    // Seconds before a connection that closed is tried again. The driver's default grows to 20 s over
+    // failed attempts, which kept queries waiting long after a restarted database was back.
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
     idle_timeout: 60,
     // Notices (e.g. "relation already exists, skipping") are for DBAs in psql, not for the server log.
     onnotice: () => {},

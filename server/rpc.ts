@@ -5,7 +5,7 @@
  * code: which functions exist, which arguments they take and of what type come from the catalog.
  */
 import type { ApiFunction, Argument, ValueType } from './catalog.ts';
-import type { Sql } from './db.ts';
+import { type Sql, sentWithin } from './db.ts';
 import { ApiError } from './errors.ts';
 
 /** A checked value for one SQL argument; the driver serialises it for the parameter's type. */
@@ -163,7 +163,7 @@ export async function callFunction(
 
   // Prepared: the texts come from the catalog and the arguments given, so there are few of them, and
   // preparing saves a parse and a round trip per call (bench/http.ts).
-  const query = (text: string) => sql.unsafe(text, params, { prepare: true });
+  const query = (text: string) => sentWithin(sql.unsafe(text, params, { prepare: true }));
   switch (fn.result.kind) {
     case 'rows':
       return await query(`select * from ${call}`);

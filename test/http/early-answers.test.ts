@@ -3,6 +3,7 @@
  * next request on the same socket succeeds, or the server said Connection: close before closing.
  */
 
+import { Readable } from 'node:stream';
 import { Pool } from 'undici';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -80,7 +81,7 @@ test('413 for a 1 MB chunked body', async () => {
         method: 'POST',
         path: '/rpc/me',
         headers: { ...json, authorization: `Bearer ${token}` },
-        body: chunks(),
+        body: Readable.from(chunks()),
       });
       assert.is(answer.statusCode, 413);
       await answer.body.text();
