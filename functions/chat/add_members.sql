@@ -8,8 +8,10 @@ as $$
 #variable_conflict use_column
 declare
   v_conversation chat_private.conversations := chat_private.conversation(add_members.conversation_id, true);
-  v_membership chat_private.memberships := chat_private.membership(actor, add_members.conversation_id, true);
+  v_membership chat_private.memberships := chat_private.membership(chat_private.nfc(actor), add_members.conversation_id, true);
 begin
+  actor := chat_private.nfc(actor);
+  members := chat_private.nfc(members);
   perform chat_private.require_group_admin(v_conversation, actor);
   v_conversation := chat_private.join_group(v_conversation, actor, add_members.members);
   return chat_private.conversation_row(v_conversation, v_membership);

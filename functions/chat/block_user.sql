@@ -6,6 +6,8 @@ security definer
 set search_path = pg_catalog, pg_temp
 as $$
 begin
+  actor := chat_private.nfc(actor);
+  "user" := chat_private.nfc("user");
   perform chat_private.require_user(actor);
   if actor = "user" then
     raise exception using errcode = 'MCSLF', message = 'you cannot block yourself';

@@ -8,6 +8,8 @@ as $$
 declare
   v_conversation chat_private.conversations;
 begin
+  actor := chat_private.nfc(actor);
+  members := chat_private.nfc(members);
   perform chat_private.require_user(actor);
   insert into chat_private.conversations (kind, title, members, owner, admins)
   values ('group', chat_private.checked_label(title, 'title', true), '{}', actor, array[actor])

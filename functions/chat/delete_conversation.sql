@@ -8,9 +8,10 @@ as $$
 #variable_conflict use_column
 declare
   v_conversation chat_private.conversations := chat_private.conversation(delete_conversation.conversation_id, false);
-  v_membership chat_private.memberships := chat_private.membership(actor, delete_conversation.conversation_id, false);
+  v_membership chat_private.memberships := chat_private.membership(chat_private.nfc(actor), delete_conversation.conversation_id, false);
   v_visible bigint := chat_private.visible_seq(v_conversation, v_membership);
 begin
+  actor := chat_private.nfc(actor);
   update chat_private.memberships m
   set cleared_seq = greatest(m.cleared_seq, v_visible), read_seq = greatest(m.read_seq, v_visible), hidden = true
   where m.conversation_id = delete_conversation.conversation_id and m.user_id = actor;

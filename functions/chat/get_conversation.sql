@@ -7,7 +7,7 @@ set search_path = pg_catalog, pg_temp
 as $$
   select chat_private.conversation_row(
     chat_private.conversation(conversation_id, false),
-    chat_private.membership(actor, conversation_id, false)
+    chat_private.membership(chat_private.nfc(actor), conversation_id, false)
   )
 $$;
 comment on function chat.get_conversation(text, bigint) is

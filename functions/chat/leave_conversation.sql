@@ -9,6 +9,7 @@ as $$
 declare
   v_conversation chat_private.conversations := chat_private.conversation(leave_conversation.conversation_id, true);
 begin
+  actor := chat_private.nfc(actor);
   perform chat_private.membership(actor, leave_conversation.conversation_id, true);
   perform chat_private.leave_group(v_conversation, actor);
 end

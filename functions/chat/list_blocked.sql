@@ -6,7 +6,7 @@ security definer
 set search_path = pg_catalog, pg_temp
 as $$
   select b.user_id, usr.display_name
-  from unnest((chat_private.require_user(actor)).blocked) with ordinality as b(user_id, position)
+  from unnest((chat_private.require_user(chat_private.nfc(actor))).blocked) with ordinality as b(user_id, position)
   left join chat_private.users usr on usr.user_id = b.user_id
   order by b.position
 $$;

@@ -10,6 +10,7 @@ declare
   v_before_at timestamptz := 'infinity';
   v_before_id bigint := 9223372036854775807;
 begin
+  actor := chat_private.nfc(actor);
   if "limit" is null or "limit" not between 1 and 200 then
     raise exception using errcode = 'MCLIM', message = 'limit must be between 1 and 200';
   end if;

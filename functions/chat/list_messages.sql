@@ -18,6 +18,7 @@ declare
   v_after bigint;
   v_before bigint;
 begin
+  actor := chat_private.nfc(actor);
   if "limit" is null or "limit" not between 1 and 200 then
     raise exception using errcode = 'MCLIM', message = 'limit must be between 1 and 200';
   end if;

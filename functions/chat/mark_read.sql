@@ -8,9 +8,10 @@ as $$
 #variable_conflict use_column
 declare
   v_conversation chat_private.conversations := chat_private.conversation(mark_read.conversation_id, false);
-  v_membership chat_private.memberships := chat_private.membership(actor, mark_read.conversation_id, false);
+  v_membership chat_private.memberships := chat_private.membership(chat_private.nfc(actor), mark_read.conversation_id, false);
   v_visible bigint := chat_private.visible_seq(v_conversation, v_membership);
 begin
+  actor := chat_private.nfc(actor);
   if mark_read.seq < 0 then
     raise exception using errcode = 'MCARG', message = 'seq must not be negative';
   end if;

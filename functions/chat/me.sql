@@ -5,7 +5,7 @@ stable
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select chat_private.profile(chat_private.require_user(actor))
+  select chat_private.profile(chat_private.require_user(chat_private.nfc(actor)))
 $$;
 comment on function chat.me(text) is
   'The acting user''s profile: site user id, display name, whether a password is set. Errors: MCUNU.';

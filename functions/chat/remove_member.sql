@@ -8,8 +8,10 @@ as $$
 #variable_conflict use_column
 declare
   v_conversation chat_private.conversations := chat_private.conversation(remove_member.conversation_id, true);
-  v_membership chat_private.memberships := chat_private.membership(actor, remove_member.conversation_id, true);
+  v_membership chat_private.memberships := chat_private.membership(chat_private.nfc(actor), remove_member.conversation_id, true);
 begin
+  actor := chat_private.nfc(actor);
+  "user" := chat_private.nfc("user");
   perform chat_private.require_group_admin(v_conversation, actor);
   if not "user" = any(v_conversation.members) then
     raise exception using errcode = 'MCNMB',

@@ -8,8 +8,9 @@ as $$
 #variable_conflict use_column
 declare
   v_conversation chat_private.conversations := chat_private.conversation(rename_conversation.conversation_id, true);
-  v_membership chat_private.memberships := chat_private.membership(actor, rename_conversation.conversation_id, true);
+  v_membership chat_private.memberships := chat_private.membership(chat_private.nfc(actor), rename_conversation.conversation_id, true);
 begin
+  actor := chat_private.nfc(actor);
   perform chat_private.require_group_admin(v_conversation, actor);
   update chat_private.conversations c set title = chat_private.checked_label(rename_conversation.title, 'title', true)
   where c.conversation_id = rename_conversation.conversation_id

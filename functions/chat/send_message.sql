@@ -20,6 +20,8 @@ declare
   v_peer chat_private.users;
   v_message chat_private.messages;
 begin
+  actor := chat_private.nfc(actor);
+  recipient := chat_private.nfc(recipient);
   if send_message.body is null or send_message.body !~ '\S' then
     raise exception using errcode = 'MCEMB', message = 'message body is empty';
   end if;

@@ -8,8 +8,10 @@ as $$
 #variable_conflict use_column
 declare
   v_conversation chat_private.conversations := chat_private.conversation(set_admin.conversation_id, true);
-  v_membership chat_private.memberships := chat_private.membership(actor, set_admin.conversation_id, true);
+  v_membership chat_private.memberships := chat_private.membership(chat_private.nfc(actor), set_admin.conversation_id, true);
 begin
+  actor := chat_private.nfc(actor);
+  "user" := chat_private.nfc("user");
   if v_conversation.kind <> 'group' then
     raise exception using errcode = 'MCKND', message = 'this is a direct conversation, not a group';
   end if;

@@ -8,8 +8,9 @@ as $$
 #variable_conflict use_column
 declare
   v_conversation chat_private.conversations := chat_private.conversation(set_muted.conversation_id, false);
-  v_membership chat_private.memberships := chat_private.membership(actor, set_muted.conversation_id, false);
+  v_membership chat_private.memberships := chat_private.membership(chat_private.nfc(actor), set_muted.conversation_id, false);
 begin
+  actor := chat_private.nfc(actor);
   update chat_private.memberships m set muted = coalesce(set_muted.muted, true)
   where m.conversation_id = set_muted.conversation_id and m.user_id = actor
   returning * into v_membership;

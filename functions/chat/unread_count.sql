@@ -14,7 +14,7 @@ as $$
     from chat_private.users u
     join chat_private.memberships m on m.user_id = u.user_id
     join chat_private.conversations c on c.conversation_id = m.conversation_id
-    where u.user_id = actor and chat_private.in_inbox(c, m, u.blocked)
+    where u.user_id = chat_private.nfc(actor) and chat_private.in_inbox(c, m, u.blocked)
   ) x
   where x.unread > 0
 $$;

@@ -9,6 +9,7 @@ as $$
 declare
   v_hash text;
 begin
+  check_password.user_id := chat_private.nfc(check_password.user_id);
   select u.password_hash into v_hash from chat_private.users u where u.user_id = check_password.user_id;
   if v_hash is null or password is null then
     -- Spend the same bcrypt work as for a real user, so timing does not tell which user ids exist.

@@ -9,6 +9,7 @@ as $$
 declare
   v_group chat_private.conversations;
 begin
+  delete_user.user_id := chat_private.nfc(delete_user.user_id);
   perform chat_private.require_user(delete_user.user_id);
   for v_group in
     select c.* from chat_private.conversations c

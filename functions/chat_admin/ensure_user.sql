@@ -10,6 +10,7 @@ declare
   v_user chat_private.users;
   v_name text := chat_private.checked_label(ensure_user.display_name, 'display_name', false);
 begin
+  ensure_user.user_id := chat_private.nfc(ensure_user.user_id);
   -- Racing first requests of one user: one insert wins, the others wait for it and update nothing.
   insert into chat_private.users as u (user_id, display_name)
   values (chat_private.checked_user_id(ensure_user.user_id), v_name)

@@ -37,15 +37,19 @@ begin
       message = 'user_id must be a string; display_name and password_hash strings or null';
   end if;
 
-  -- One statement for the whole batch. A user listed twice counts once (the last entry wins); an
-  -- unchanged user is not written, so importing the same list again changes nothing.
+  -- One statement for the whole batch. A user listed twice counts once (the last entry wins), also
+  -- when the two spellings differ only in Unicode form (ids are compared in NFC); an unchanged user
+  -- is not written, so importing the same list again changes nothing.
   with incoming as (
     select distinct on (x.user_id)
-      chat_private.checked_user_id(x.user_id) as user_id,
+      x.user_id,
       chat_private.checked_label(x.display_name, 'display_name', false) as display_name,
       chat_private.checked_password_hash(x.password_hash) as password_hash
-    from rows from (jsonb_to_recordset(users) as (user_id text, display_name text, password_hash text))
-      with ordinality as x(user_id, display_name, password_hash, position)
+    from (
+      select chat_private.checked_user_id(r.user_id) as user_id, r.display_name, r.password_hash, r.position
+      from rows from (jsonb_to_recordset(users) as (user_id text, display_name text, password_hash text))
+        with ordinality as r(user_id, display_name, password_hash, position)
+    ) x
     order by x.user_id, x.position desc
   ),
   written as (

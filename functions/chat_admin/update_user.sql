@@ -15,6 +15,7 @@ as $$
 declare
   v_user chat_private.users;
 begin
+  update_user.user_id := chat_private.nfc(update_user.user_id);
   if num_nonnulls(password, update_user.password_hash) + (coalesce(remove_password, false))::int > 1 then
     raise exception using errcode = 'MCARG', message = 'give at most one of password, password_hash, remove_password';
   end if;

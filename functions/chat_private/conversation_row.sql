@@ -28,11 +28,16 @@ as $$
   select
     c.conversation_id,
     c.kind,
-    case when c.kind = 'direct' then coalesce(p.display_name, chat_private.peer(c, m.user_id)) else c.title end,
+    case
+      when c.kind = 'direct' then coalesce(p.display_name, chat_private.peer(c, m.user_id))
+      when m.left_seq is null then c.title
+      else m.left_title
+    end,
     chat_private.peer(c, m.user_id),
-    c.members,
-    c.owner,
-    c.admins,
+    -- A former member sees the group as it was when they left (chat_private.leave_group).
+    case when m.left_seq is null then c.members else m.left_members end,
+    case when m.left_seq is null then c.owner else m.left_owner end,
+    case when m.left_seq is null then c.admins else m.left_admins end,
     (
       select to_jsonb(chat_private.message_row(msg))
       from chat_private.messages msg

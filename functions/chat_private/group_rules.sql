@@ -80,6 +80,7 @@ begin
   select c.conversation_id, u, c.last_seq, c.last_seq from unnest(v_new) u
   on conflict (conversation_id, user_id) do update
     set read_seq = excluded.read_seq, cleared_seq = excluded.cleared_seq, left_seq = null,
+        left_title = null, left_members = null, left_owner = null, left_admins = null,
         hidden = false, last_activity_at = now();
 
   update chat_private.conversations cv set members = cv.members || v_new
@@ -104,9 +105,6 @@ begin
   if c.kind <> 'group' then
     raise exception using errcode = 'MCKND', message = 'a direct conversation cannot be left; delete it instead';
   end if;
-  update chat_private.memberships m set left_seq = c.last_seq
-  where m.conversation_id = c.conversation_id and m.user_id = leaver and m.left_seq is null;
-
   if v_owner = leaver then
     v_owner := coalesce(v_admins[1], v_members[1]);
     if v_owner is not null and not v_owner = any(v_admins) then
@@ -116,6 +114,13 @@ begin
   update chat_private.conversations cv set members = v_members, admins = v_admins, owner = v_owner
   where cv.conversation_id = c.conversation_id
   returning * into c;
+
+  -- The leaver keeps seeing the group as it stood the moment they were out of it: later renames and
+  -- members are none of their business (chat_private.conversation_rows shows this snapshot).
+  update chat_private.memberships m
+  set left_seq = c.last_seq, left_title = c.title, left_members = c.members, left_owner = c.owner,
+      left_admins = c.admins
+  where m.conversation_id = c.conversation_id and m.user_id = leaver and m.left_seq is null;
   return c;
 end
 $$;

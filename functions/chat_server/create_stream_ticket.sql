@@ -14,6 +14,7 @@ declare
   v_ticket text := replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
   v_expires_at timestamptz := now() + least(valid_for, interval '60 seconds');
 begin
+  create_stream_ticket.user_id := chat_private.nfc(create_stream_ticket.user_id);
   perform chat_private.require_user(create_stream_ticket.user_id);
   -- Only a hash is stored: a leaked table does not let anyone open a stream.
   insert into chat_private.stream_tickets (ticket_hash, user_id, expires_at, credential_expires_at)

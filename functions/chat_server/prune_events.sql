@@ -22,9 +22,12 @@ begin
     update chat_private.event_log l set pruned_through = v_cut - 1 where l.pruned_through < v_cut - 1;
   end if;
   delete from chat_private.stream_tickets t where t.expires_at < now();
+  -- A bucket that has refilled is the same as no bucket.
+  delete from chat_private.rate_limits r where r.refilled_at < now();
   return v_deleted;
 end
 $$;
 comment on function chat_server.prune_events(interval) is
-  'Deletes events older than the retention (default 30 days) and expired stream tickets; returns how '
-  'many events went. A client whose cursor is older gets a reset. The server calls it hourly.';
+  'Deletes events older than the retention (default 30 days), expired stream tickets and refilled '
+  'rate-limit buckets; returns how many events went. A client whose cursor is older gets a reset. The '
+  'server calls it hourly.';

@@ -7,6 +7,7 @@ set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
 begin
+  user_events.user_id := chat_private.nfc(user_events.user_id);
   if after < (select l.pruned_through from chat_private.event_log l) then
     raise exception using errcode = 'MCRST', message = 'event cursor older than the retained events: start afresh';
   end if;
