@@ -24,7 +24,7 @@ import postgres from 'postgres';
 import type { Config } from './config.ts';
 import type { Sql } from './db.ts';
 import { ApiError } from './errors.ts';
-import { createRateLimiter } from './rate-limit.ts';
+import { createLoginThrottle } from './login-throttle.ts';
 import { loadSecrets } from './secrets.ts';
 
 export type Principal =
@@ -166,8 +166,8 @@ export async function createAuth(config: Config, sql: Sql, options: AuthOptions 
     ...(config.jwtAudience ? { audience: config.jwtAudience } : {}),
   };
 
-  const loginFailures = createRateLimiter({
-    limit: config.loginMaxFailures,
+  const loginThrottle = createLoginThrottle(sql, {
+    maxFailures: config.loginMaxFailures,
     windowSeconds: config.loginFailureWindow,
   });
   const knownUsers = new Map<string, number>();
@@ -286,21 +286,8 @@ export async function createAuth(config: Config, sql: Sql, options: AuthOptions 
 
   async function basic(credentials: string, clientAddress: string): Promise<Principal> {
     const parsed = parseBasic(credentials);
-    const keys = [`address:${clientAddress}`];
-    if (parsed) keys.push(`user:${parsed.userId}`);
-    // Tokens are taken before the password is checked, so that a burst of parallel guesses is
-    // counted in full; a success gives its tokens back.
-    const taken: string[] = [];
-    for (const key of keys) {
-      const decision = loginFailures.take(key);
-      if (!decision.ok) {
-        for (const done of taken) loginFailures.giveBack(done);
-        throw new ApiError('MCRAT', 'too many failed logins, try again later', {
-          'Retry-After': String(decision.retryAfterSeconds),
-        });
-      }
-      taken.push(key);
-    }
+    // A malformed attempt counts as a failure against the address.
+    const attempt = await loginThrottle.attempt(clientAddress, parsed?.userId);
     if (!parsed) throw unauthorized('malformed Basic credentials', true);
 
     let ok: boolean;
@@ -309,13 +296,12 @@ export async function createAuth(config: Config, sql: Sql, options: AuthOptions 
         select chat_admin.check_password(${parsed.userId}, ${parsed.password}) as ok`;
       ok = row?.ok === true;
     } catch (error) {
-      for (const key of taken) loginFailures.giveBack(key);
+      await attempt.abandoned();
       throw error;
     }
     // The same answer for an unknown user and a wrong password: no user enumeration by message.
     if (!ok) throw unauthorized('wrong user id or password', true);
-    loginFailures.giveBack(`address:${clientAddress}`);
-    loginFailures.reset(`user:${parsed.userId}`);
+    await attempt.succeeded();
     return { kind: 'user', userId: parsed.userId };
   }
 

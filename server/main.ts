@@ -38,7 +38,7 @@ async function main(): Promise<void> {
     maxStreamsPerUser: config.maxStreamsPerUser,
     sendLimiter:
       config.sendRatePerMinute > 0
-        ? createRateLimiter({ limit: config.sendRatePerMinute, windowSeconds: 60 })
+        ? createRateLimiter({ sql, bucket: 'send', limit: config.sendRatePerMinute, windowSeconds: 60 })
         : undefined,
   });
   const server = await startHttpServer(app, config);

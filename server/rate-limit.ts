@@ -1,98 +1,56 @@
 /**
- * An in-memory token bucket per key (a user id, a client address, …), for slowing down password
- * guessing and message floods within one server process.
+ * A token bucket per key (a user id, a client address, …) kept in PostgreSQL, for slowing down
+ * password guessing and message floods across every server process on the database: N processes
+ * allow what one does, not N times as much.
  *
  * A bucket holds up to `limit` tokens and refills at `limit` per `windowSeconds`: a burst of `limit`
- * passes, then one more per `windowSeconds / limit`. A full bucket is the same as no bucket, so keys are
- * forgotten as soon as they refill; memory stays bounded by `maxKeys` even under a flood of new keys
- * (the least recently used are dropped first). No timers: all the work happens on calls.
+ * passes, then one more per `windowSeconds / limit`. Each call is one statement on
+ * chat_private.rate_limits (chat_server.take_rate_token; an unlogged table, see the migration), and
+ * refilled buckets are deleted by chat_server.prune_events, which the server runs hourly.
  */
+import type { Sql } from './db.ts';
 
 export type RateDecision = { ok: true } | { ok: false; retryAfterSeconds: number };
 
 export interface RateLimiter {
   /** Takes one token for `key`, or says how many seconds until one is available (nothing is taken). */
-  take(key: string): RateDecision;
+  take(key: string): Promise<RateDecision>;
   /** Returns a token taken for an attempt that turned out not to count (e.g. a successful login). */
-  giveBack(key: string): void;
+  giveBack(key: string): Promise<void>;
   /** Forgets `key`: its next burst is a full one. */
-  reset(key: string): void;
-  /** Keys currently held (for tests and metrics). */
-  size(): number;
+  reset(key: string): Promise<void>;
 }
 
 export interface RateLimitOptions {
+  /** The database every process shares. */
+  sql: Sql;
+  /** Which limit this is ('send', 'login', …): buckets of different limiters never meet. */
+  bucket: string;
   /** Tokens per window; also the largest burst. */
   limit: number;
   windowSeconds: number;
-  /** Most keys held at once. Default 100000 (a few MB). */
-  maxKeys?: number;
-  /** Milliseconds clock, replaceable in tests. */
-  now?: () => number;
 }
-
-interface Bucket {
-  tokens: number;
-  updatedAt: number;
-}
-
-/** Entries checked for expiry per write: enough to keep pace with inserts without a sweep timer. */
-const EXPIRY_CHECKS_PER_WRITE = 2;
 
 export function createRateLimiter(options: RateLimitOptions): RateLimiter {
-  const { limit, windowSeconds, maxKeys = 100_000, now = Date.now } = options;
-  if (!(limit > 0) || !(windowSeconds > 0))
-    throw new Error('rate limiter: limit and window must be positive');
-  const tokensPerMs = limit / (windowSeconds * 1000);
-  // Map iteration order is insertion order; re-inserting on every write keeps the least recently
-  // written keys first, which is what both expiry and eviction look at.
-  const buckets = new Map<string, Bucket>();
+  const { sql, bucket, limit, windowSeconds } = options;
+  if (!(limit > 0) || !(windowSeconds > 0) || !Number.isInteger(limit))
+    throw new Error('rate limiter: limit (a whole number) and window must be positive');
 
-  const tokensOf = (bucket: Bucket | undefined, at: number): number =>
-    bucket ? Math.min(limit, bucket.tokens + (at - bucket.updatedAt) * tokensPerMs) : limit;
-
-  const store = (key: string, tokens: number, at: number): void => {
-    buckets.delete(key);
-    if (tokens >= limit) return;
-    buckets.set(key, { tokens, updatedAt: at });
-    let checked = 0;
-    for (const [oldKey, bucket] of buckets) {
-      if (checked++ >= EXPIRY_CHECKS_PER_WRITE) break;
-      if (tokensOf(bucket, at) >= limit) buckets.delete(oldKey);
-    }
-    for (const oldKey of buckets.keys()) {
-      if (buckets.size <= maxKeys) break;
-      buckets.delete(oldKey);
-    }
-  };
-
+  // Keys are mostly user ids: one user however the caller spelt the id's Unicode, as in SQL (docs/auth.md).
+  const nfc = (key: string) => key.normalize('NFC');
   return {
-    take(key) {
-      const at = now();
-      const bucket = buckets.get(key);
-      const tokens = tokensOf(bucket, at);
-      if (tokens < 1) {
-        // Still knocking: keep the key among the most recent, so a flood of new keys evicts others first.
-        if (bucket) {
-          buckets.delete(key);
-          buckets.set(key, bucket);
-        }
-        return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - tokens) / tokensPerMs / 1000)) };
-      }
-      store(key, tokens - 1, at);
-      return { ok: true };
+    async take(key) {
+      const [row] = await sql<{ taken: boolean; retry_after_seconds: number }[]>`
+        select taken, retry_after_seconds
+        from chat_server.take_rate_token(${bucket}, ${nfc(key)}, ${limit}, ${windowSeconds})`;
+      if (row?.taken) return { ok: true };
+      return { ok: false, retryAfterSeconds: Math.max(1, row?.retry_after_seconds ?? 1) };
     },
-    giveBack(key) {
-      const bucket = buckets.get(key);
-      if (!bucket) return;
-      const at = now();
-      store(key, tokensOf(bucket, at) + 1, at);
+    async giveBack(key) {
+      await sql`select chat_server.return_rate_token(${bucket}, ${nfc(key)}, ${limit}, ${windowSeconds})`;
     },
-    reset(key) {
-      buckets.delete(key);
-    },
-    size() {
-      return buckets.size;
+    async reset(key) {
+      await sql`select chat_server.reset_rate_limit(${bucket}, ${nfc(key)})`;
     },
   };
 }

@@ -32,6 +32,8 @@ async function makeAuth(settings: Record<string, string> = {}): Promise<Auth> {
     MICROCHATTER_JWT_ADMIN_CLAIM: 'microchatter_admin',
     ...settings,
   });
+  // Failures are counted in the database, shared by every Auth: each test starts with none.
+  await db.sql`delete from chat_private.rate_limits`;
   const auth = await createAuth(config, db.sql, { log: () => {} });
   auths.push(auth);
   return auth;

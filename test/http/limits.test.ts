@@ -17,7 +17,10 @@ test.before(async () => {
 test.after(async () => t.close());
 
 test('sending faster than the per-user rate answers 429 with Retry-After, and stores nothing', async () => {
-  const app = createApp({ ...t.options, sendLimiter: createRateLimiter({ limit: 3, windowSeconds: 60 }) });
+  const app = createApp({
+    ...t.options,
+    sendLimiter: createRateLimiter({ sql: t.db.sql, bucket: 'send', limit: 3, windowSeconds: 60 }),
+  });
   const token = await t.tokenFor('fast');
   const send = (body: string) =>
     app.request('/rpc/send_message', {
