@@ -13,9 +13,13 @@ import { renderDocsPage } from './docs-page.ts';
 import { ApiError, errorResponse } from './errors.ts';
 import type { Realtime } from './events/realtime.ts';
 import { eventRoutes } from './events/routes.ts';
+import { boundInFlight } from './load-shedding.ts';
+import type { Metrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
 import type { RateLimiter } from './rate-limit.ts';
+import { requestIds, requestInfo } from './request-log.ts';
 import { callFunction, checkArguments, fromQueryString } from './rpc.ts';
+import { version } from './version.ts';
 
 export interface AppOptions {
   sql: Sql;
@@ -30,6 +34,12 @@ export interface AppOptions {
   /** Event streams (GET /events); absent: no streams (in-process tests of the RPC layer). */
   realtime?: Realtime | undefined;
   maxStreamsPerUser?: number;
+  /** Requests handled at once before 503 (streams and probes exempt); absent: no bound. */
+  maxInFlight?: number | undefined;
+  /** GET /metrics for holders of the metrics token; absent: no /metrics. */
+  metrics?: Metrics | undefined;
+  /** One log line per request (request ids are always given). */
+  logRequests?: boolean;
 }
 
 /** The TCP peer under @hono/node-server; in-process requests (tests) have none. */
@@ -58,6 +68,16 @@ export function createApp(options: AppOptions): Hono {
   const app = new Hono();
   app.onError((error, c) => errorResponse(c, error));
   app.notFound((c) => errorResponse(c, new ApiError('MCNFD', `no endpoint ${c.req.method} ${c.req.path}`)));
+  const inFlight = options.maxInFlight ? boundInFlight(options.maxInFlight) : undefined;
+  app.use(
+    '*',
+    requestIds({
+      metrics: options.metrics,
+      log: options.logRequests ?? false,
+      knownFunction: (name) => Boolean(catalog.find('chat', name) ?? catalog.find('chat_admin', name)),
+    }),
+  );
+  if (inFlight) app.use('*', inFlight.middleware);
   if (options.corsOrigins?.length) {
     app.use(
       '*',
@@ -84,18 +104,33 @@ export function createApp(options: AppOptions): Hono {
   app.get('/healthz', async (c) => {
     try {
       await sentWithin(sql`select 1`);
-      return c.json({ status: 'ok' });
+      return c.json({ status: 'ok', version });
     } catch {
       return c.json({ error: { code: 'MCDBX', message: 'database unreachable' } }, 503);
     }
   });
 
+  const metrics = options.metrics;
+  if (metrics) {
+    app.get('/metrics', async (c) => {
+      if (!metrics.authorised(c.req.header('authorization'))) {
+        throw new ApiError('MCAUT', 'GET /metrics needs the metrics token as a Bearer token', {
+          'WWW-Authenticate': 'Bearer realm="metrics"',
+        });
+      }
+      return c.body(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType });
+    });
+  }
+
   app.get('/openapi.json', (c) => c.json(openApiDocument(catalog)));
   app.get('/docs', (c) => c.html(renderDocsPage(catalog)));
 
   app.route('/', authRoutes(auth, sql));
-  const principalOf = (c: Context): Promise<Principal> =>
-    auth.authenticate(c.req.raw, auth.clientAddress(c.req.raw, peerAddress(c)));
+  const principalOf = async (c: Context): Promise<Principal> => {
+    const principal = await auth.authenticate(c.req.raw, auth.clientAddress(c.req.raw, peerAddress(c)));
+    requestInfo(c).userId = principal.kind === 'user' ? principal.userId : 'admin';
+    return principal;
+  };
 
   if (options.realtime) {
     const { hub, relay, accepting } = options.realtime;

@@ -16,6 +16,11 @@ export interface PoolOptions {
 export const CONNECTION_WAIT_MS = 4000;
 
 /** Resolves as `query` does, or rejects with 57014 (503 MCDBX) if it is still unsent after `waitMs`. */
+let inFlight = 0;
+
+/** Request queries sent or waiting for a connection, on this process (a metrics gauge). */
+export const queriesInFlight = (): number => inFlight;
+
 export async function sentWithin<T>(
   query: Promise<T> & { cancel(): unknown },
   waitMs = CONNECTION_WAIT_MS,
@@ -24,9 +29,11 @@ export async function sentWithin<T>(
     // `state` is the backend it was sent to; a query with none is still queued or connecting.
     if (!(query as unknown as { state?: unknown }).state) void query.cancel();
   }, waitMs);
+  inFlight++;
   try {
     return await query;
   } finally {
+    inFlight--;
     clearTimeout(timer);
   }
 }

@@ -9,6 +9,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import postgres from 'postgres';
+import { requestInfo } from './request-log.ts';
 
 /** SQLSTATE (ours, raised by the SQL API, or the HTTP layer's) → HTTP status. */
 export const statusByCode = {
@@ -40,6 +41,7 @@ export const statusByCode = {
   MCRAT: 429,
   MCINT: 500,
   MCDBX: 503,
+  MCBSY: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ErrorCode = keyof typeof statusByCode;
@@ -91,11 +93,19 @@ export function toApiError(error: unknown): ApiError {
   return new ApiError('MCINT', 'internal error');
 }
 
+function describeFailure(error: unknown): string {
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return [code, message].filter((part) => typeof part === 'string').join(': ');
+}
+
 export function errorResponse(c: Context, error: unknown): Response {
   const apiError = toApiError(error);
-  // Unexpected failures go to the log; refusals decided on purpose (ApiError) do not.
-  if ((apiError.code === 'MCINT' || apiError.code === 'MCDBX') && !(error instanceof ApiError)) {
-    console.error('request failed:', error);
+  // Unexpected failures go to the log; refusals decided on purpose (ApiError) do not. An unreachable
+  // database is one line (it says all there is); a bug gets its stack.
+  if (!(error instanceof ApiError)) {
+    const { log } = requestInfo(c);
+    if (apiError.code === 'MCINT') log.error({ err: error }, 'request failed');
+    else if (apiError.code === 'MCDBX') log.warn({ reason: describeFailure(error) }, 'database unavailable');
   }
   for (const [name, value] of Object.entries(apiError.headers)) c.header(name, value);
   return c.json({ error: { code: apiError.code, message: apiError.message } }, statusByCode[apiError.code]);

@@ -3,15 +3,19 @@ import { createApp } from './app.ts';
 import { createAuth } from './auth.ts';
 import { loadCatalog } from './catalog.ts';
 import { loadConfig } from './config.ts';
-import { connectDatabase } from './db.ts';
+import { connectDatabase, queriesInFlight } from './db.ts';
 import { startEmbeddedPostgres } from './embedded.ts';
 import { startRealtime } from './events/realtime.ts';
 import { startHttpServer } from './http-server.ts';
+import { log, setLogLevel } from './logger.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
 import { applyMigrations } from './migrate.ts';
 import { createRateLimiter } from './rate-limit.ts';
+import { version } from './version.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  setLogLevel(config.logLevel);
   const embedded = config.databaseUrl
     ? undefined
     : await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort });
@@ -25,10 +29,23 @@ async function main(): Promise<void> {
     throw error;
   }
 
-  const sql = connectDatabase(databaseUrl);
+  const sql = connectDatabase(databaseUrl, { max: config.dbPoolMax });
   const auth = await createAuth(config, sql);
-  const realtime = await startRealtime(sql, config);
+  let metrics: Metrics | undefined;
+  const realtime = await startRealtime(sql, config, (events, seconds) =>
+    metrics?.observeRelay(events, seconds),
+  );
+  metrics = config.metricsToken
+    ? createMetrics(config.metricsToken, {
+        openStreams: () => realtime.hub.streamCount(),
+        queriesInFlight,
+        poolMax: config.dbPoolMax,
+      })
+    : undefined;
   const app = createApp({
+    metrics,
+    maxInFlight: config.maxInFlight,
+    logRequests: true,
     sql,
     catalog: await loadCatalog(sql),
     auth,
@@ -43,7 +60,7 @@ async function main(): Promise<void> {
   });
   const server = await startHttpServer(app, config);
   const database = embedded ? `embedded at ${config.dataDir}` : 'external';
-  console.log(`Microchatter listening on ${server.url} (database: ${database})`);
+  log.info({ url: server.url, version }, `Microchatter listening on ${server.url} (database: ${database})`);
 
   let shuttingDown = false;
   const shutdown = async (signal: NodeJS.Signals) => {
@@ -51,7 +68,7 @@ async function main(): Promise<void> {
     shuttingDown = true;
     // Without this a stuck step would leave the process hanging until the supervisor kills it.
     setTimeout(() => {
-      console.error(`Microchatter: shutdown after ${signal} took over 10 s, exiting`);
+      log.error(`Microchatter: shutdown after ${signal} took over 10 s, exiting`);
       process.exit(1);
     }, 10_000).unref();
     // Stop taking connections, then end the event streams, which would otherwise keep it open.

@@ -1,6 +1,7 @@
 /** The realtime side of one server process: its streams (hub), its relay, and the log's pruning. */
 import type { Config } from '../config.ts';
 import type { Sql } from '../db.ts';
+import { log } from '../logger.ts';
 import { createHub, formatFrame, type Hub } from './hub.ts';
 import { type Relay, startRelay } from './relay.ts';
 
@@ -20,16 +21,20 @@ type RealtimeSettings = Pick<
   'sseHeartbeatMs' | 'sseRetryMs' | 'sseMaxBufferBytes' | 'eventPollMs' | 'eventRetentionDays'
 >;
 
-export async function startRealtime(sql: Sql, config: RealtimeSettings): Promise<Realtime> {
+export async function startRealtime(
+  sql: Sql,
+  config: RealtimeSettings,
+  onRelayed?: (events: number, seconds: number) => void,
+): Promise<Realtime> {
   const hub = createHub({
     maxBufferedBytes: config.sseMaxBufferBytes,
     heartbeatMs: config.sseHeartbeatMs,
     retryMs: config.sseRetryMs,
   });
-  const relay = await startRelay(sql, hub, { pollMs: config.eventPollMs });
+  const relay = await startRelay(sql, hub, { pollMs: config.eventPollMs, onRelayed });
   const prune = () =>
     sql`select chat_server.prune_events(${`${config.eventRetentionDays} days`}::interval)`.catch(
-      (error: unknown) => console.error(`Microchatter: pruning events failed: ${(error as Error).message}`),
+      (error: unknown) => log.warn({ reason: (error as Error).message }, 'pruning events failed'),
     );
   // Every process prunes; pruning twice is harmless, and a random start spreads them out.
   const pruneTimer = setInterval(prune, PRUNE_EVERY_MS + Math.floor(Math.random() * 60_000));

@@ -8,6 +8,7 @@
  * comes back (onlisten) the relay reads what it missed; a slow poll covers a lost notification.
  */
 import type { Sql } from '../db.ts';
+import { log as logger } from '../logger.ts';
 import { formatFrame, type Hub } from './hub.ts';
 
 export interface RelayOptions {
@@ -16,6 +17,8 @@ export interface RelayOptions {
   /** Events per read; a full batch is followed at once by the next. */
   batchSize?: number;
   log?: (line: string) => void;
+  /** Told after each batch handed to the hub: how many events, and seconds since the wake-up. */
+  onRelayed?: ((events: number, seconds: number) => void) | undefined;
 }
 
 export interface Relay {
@@ -36,7 +39,7 @@ const CHANNEL = 'microchatter_events';
 export async function startRelay(sql: Sql, hub: Hub, options: RelayOptions): Promise<Relay> {
   // Small batches: between reads the sockets flush, so a burst does not pile up on a reading stream.
   const batchSize = options.batchSize ?? 200;
-  const log = options.log ?? ((line: string) => console.error(line));
+  const log = options.log ?? ((line: string) => logger.warn(line));
   const [start] = await sql<
     { position: number | null }[]
   >`select chat_server.latest_event_position() as position`;
@@ -46,12 +49,14 @@ export async function startRelay(sql: Sql, hub: Hub, options: RelayOptions): Pro
   let stopped = false;
 
   const readUntilCaughtUp = async () => {
+    const wokeAt = performance.now();
     for (;;) {
       const rows = await sql<EventRow[]>`select * from chat_server.read_events(${position}, ${batchSize})`;
       for (const row of rows) {
         hub.deliver(row.recipients, row.position, formatFrame(row.type, row.payload, row.position));
         position = row.position;
       }
+      if (rows.length > 0) options.onRelayed?.(rows.length, (performance.now() - wokeAt) / 1000);
       if (rows.length < batchSize) return;
     }
   };

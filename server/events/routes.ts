@@ -9,6 +9,7 @@ import postgres from 'postgres';
 import type { Principal } from '../auth.ts';
 import type { Sql } from '../db.ts';
 import { ApiError, errorResponse } from '../errors.ts';
+import { requestInfo } from '../request-log.ts';
 import { formatFrame, type Hub, type Stream } from './hub.ts';
 import type { Relay } from './relay.ts';
 
@@ -140,7 +141,7 @@ export function eventRoutes(options: EventRoutesOptions): Hono {
         usable = !Number.isNaN(after) && (await replay(stream, after));
       } catch (error) {
         // Headers are out: all that is left is to hang up; the client reconnects with its cursor.
-        console.error('event replay failed:', error);
+        requestInfo(c).log.error({ err: error }, 'event replay failed');
         hub.end(stream);
         return RESPONSE_ALREADY_SENT;
       }

@@ -160,7 +160,7 @@ export async function tokenExpiringIn(
   return { token, exp };
 }
 
-/** Records what console.log/info/warn/error print until `restore()`, still printing it. */
+/** Records what console.log/info/warn/error and the log print until `restore()`, still printing it. */
 export async function captureConsole(): Promise<{ output(): string; restore(): void }> {
   const { format } = await import('node:util');
   const methods = ['log', 'info', 'warn', 'error'] as const;
@@ -173,10 +173,17 @@ export async function captureConsole(): Promise<{ output(): string; restore(): v
       original?.apply(console, args);
     };
   }
+  // The structured log (server/logger.ts) writes to stdout directly.
+  const write = process.stdout.write;
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+    lines.push(String(chunk));
+    return write.call(process.stdout, chunk, ...rest);
+  }) as typeof process.stdout.write;
   return {
     output: () => lines.join('\n'),
     restore: () => {
       for (const [i, name] of methods.entries()) if (originals[i]) console[name] = originals[i];
+      process.stdout.write = write;
     },
   };
 }
