@@ -201,6 +201,16 @@ async function run(
   );
   figures.push(ratio(`send @${short(size.mid)} ÷ send @empty`, [atMid, atEmpty], [serverMid, serverEmpty]));
 
+  // The send rate limit is one more statement in the send's transaction (chat_private.take_send_token);
+  // both sides set the session setting, so only the take differs. No commit flush here (see main):
+  // against a durable send, or one over HTTP, the same difference is a smaller share.
+  const sendLimitedTo = (limit: number) =>
+    `select m.* from (select set_config('microchatter.send_rate_per_minute', '${limit}', false)) s, ` +
+    `chat.send_message('sender', conversation_id => ${empty}, body => 'rate limited') m`;
+  const [limited, limitedServer] = await time(sql, [sendLimitedTo(1_000_000_000), sendLimitedTo(0)]);
+  await sql`select set_config('microchatter.send_rate_per_minute', '0', false)`;
+  figures.push(ratio('send with the shared rate limit ÷ without', limited, limitedServer));
+
   const p50s = (points: [number, Timing | undefined][]): Point[] =>
     points.map(([x, timing]) => ({ x, y: timing?.p50 ?? Number.NaN }));
   const series: Series = {

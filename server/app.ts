@@ -16,7 +16,6 @@ import { eventRoutes } from './events/routes.ts';
 import { boundInFlight } from './load-shedding.ts';
 import type { Metrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
-import type { RateLimiter } from './rate-limit.ts';
 import { requestIds, requestInfo } from './request-log.ts';
 import { callFunction, checkArguments, fromQueryString } from './rpc.ts';
 import { version } from './version.ts';
@@ -27,8 +26,6 @@ export interface AppOptions {
   auth: Auth;
   /** Largest request body in bytes, whatever Content-Length claims. */
   bodyLimit: number;
-  /** Per-user limit on sent messages; absent: unlimited. */
-  sendLimiter?: RateLimiter | undefined;
   /** Origins whose pages may call the API from the browser, with credentials; none: no CORS. */
   corsOrigins?: string[];
   /** Event streams (GET /events); absent: no streams (in-process tests of the RPC layer). */
@@ -141,14 +138,6 @@ export function createApp(options: AppOptions): Hono {
 
   const respond = async (c: Context, fn: ApiFunction, actor: string | null, input: unknown) => {
     const args = checkArguments(fn, input);
-    if (fn.name === 'send_message' && actor && options.sendLimiter) {
-      const verdict = await options.sendLimiter.take(actor);
-      if (!verdict.ok) {
-        throw new ApiError('MCRAT', 'you are sending too fast', {
-          'Retry-After': String(verdict.retryAfterSeconds),
-        });
-      }
-    }
     const result = await callFunction(sql, fn, actor, args);
     return result === undefined ? c.body(null, 204) : c.json(result);
   };

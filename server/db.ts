@@ -6,6 +6,12 @@ export type Sql = postgres.Sql;
 export interface PoolOptions {
   /** Connections in the pool; a server process mostly waits on Postgres, so a handful is enough. */
   max?: number;
+  /**
+   * Messages a user may send per minute through this pool's connections (0: no limit). A session
+   * setting that chat.send_message reads, so the limit is kept in the sending transaction and shared
+   * by every process on the database; psql sessions, which do not set it, send unlimited.
+   */
+  sendRatePerMinute?: number;
 }
 
 /**
@@ -78,6 +84,10 @@ export function connectDatabase(url: string, options: PoolOptions = {}): Sql {
     idle_timeout: 60,
     // Notices (e.g. "relation already exists, skipping") are for DBAs in psql, not for the server log.
     onnotice: () => {},
-    connection: { application_name: 'microchatter', timezone: 'UTC' },
+    connection: {
+      application_name: 'microchatter',
+      timezone: 'UTC',
+      'microchatter.send_rate_per_minute': String(options.sendRatePerMinute ?? 0),
+    },
   });
 }

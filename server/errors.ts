@@ -63,7 +63,15 @@ export class ApiError extends Error {
 const unavailableClasses = ['08', '53', '57'];
 
 function fromPostgres(error: postgres.PostgresError): ApiError {
-  if (error.code in statusByCode) return new ApiError(error.code as ErrorCode, error.message);
+  if (error.code in statusByCode) {
+    // A refusal that passes with time says when in its hint ("retry after 12 s").
+    const retryAfter = /^retry after (\d+) s$/.exec(error.hint ?? '')?.[1];
+    return new ApiError(
+      error.code as ErrorCode,
+      error.message,
+      retryAfter ? { 'Retry-After': retryAfter } : {},
+    );
+  }
   // Data exceptions (class 22: a value out of range, an invalid text representation) are the
   // client's values that slipped past argument checking: their wording is PostgreSQL's, so say less.
   if (error.code.startsWith('22')) return new ApiError('MCARG', 'an argument has an invalid value');

@@ -10,7 +10,6 @@ import { startHttpServer } from './http-server.ts';
 import { log, setLogLevel } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { applyMigrations } from './migrate.ts';
-import { createRateLimiter } from './rate-limit.ts';
 import { version } from './version.ts';
 
 async function main(): Promise<void> {
@@ -29,7 +28,10 @@ async function main(): Promise<void> {
     throw error;
   }
 
-  const sql = connectDatabase(databaseUrl, { max: config.dbPoolMax });
+  const sql = connectDatabase(databaseUrl, {
+    max: config.dbPoolMax,
+    sendRatePerMinute: config.sendRatePerMinute,
+  });
   const auth = await createAuth(config, sql);
   let metrics: Metrics | undefined;
   const realtime = await startRealtime(sql, config, (events, seconds) =>
@@ -53,10 +55,6 @@ async function main(): Promise<void> {
     corsOrigins: config.corsOrigins,
     realtime,
     maxStreamsPerUser: config.maxStreamsPerUser,
-    sendLimiter:
-      config.sendRatePerMinute > 0
-        ? createRateLimiter({ sql, bucket: 'send', limit: config.sendRatePerMinute, windowSeconds: 60 })
-        : undefined,
   });
   const server = await startHttpServer(app, config);
   const database = embedded ? `embedded at ${config.dataDir}` : 'external';

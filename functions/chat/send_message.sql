@@ -60,6 +60,8 @@ begin
     end if;
   end if;
 
+  perform chat_private.take_send_token(actor);
+
   update chat_private.conversations c set last_seq = c.last_seq + 1, last_activity_at = now()
   where c.conversation_id = v_conversation_id
   returning * into v_conversation;
@@ -83,4 +85,5 @@ comment on function chat.send_message(text, text, bigint, text, text) is
   'conversation you are a member of (conversation_id). Give exactly one of the two. body: 1 to 4000 '
   'characters (microchatter.max_body_length). client_id: your own id for the message; sending again with '
   'the same client_id returns the first message instead of storing a second. Returns the message. '
-  'Errors: MCEMB, MCLNG, MCARG, MCUNU, MCSLF, MCNCV, MCNMB, MCBLK.';
+  'Sessions that set microchatter.send_rate_per_minute (the server does) may send that many per minute '
+  'per user. Errors: MCEMB, MCLNG, MCARG, MCUNU, MCSLF, MCNCV, MCNMB, MCBLK, MCRAT.';

@@ -3,8 +3,8 @@ import { connect } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createApp } from '../../server/app.ts';
+import { connectDatabase } from '../../server/db.ts';
 import { startHttpServer } from '../../server/http-server.ts';
-import { createRateLimiter } from '../../server/rate-limit.ts';
 import { type TestApp, testApp } from '../helpers/http.ts';
 
 const test = suite('http: limits');
@@ -17,10 +17,9 @@ test.before(async () => {
 test.after(async () => t.close());
 
 test('sending faster than the per-user rate answers 429 with Retry-After, and stores nothing', async () => {
-  const app = createApp({
-    ...t.options,
-    sendLimiter: createRateLimiter({ sql: t.db.sql, bucket: 'send', limit: 3, windowSeconds: 60 }),
-  });
+  // The limit is a setting of the server's connections, read by send_message.
+  const limited = connectDatabase(t.db.url, { max: 2, sendRatePerMinute: 3 });
+  const app = createApp({ ...t.options, sql: limited });
   const token = await t.tokenFor('fast');
   const send = (body: string) =>
     app.request('/rpc/send_message', {
@@ -28,11 +27,15 @@ test('sending faster than the per-user rate answers 429 with Retry-After, and st
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ recipient: 'slow', body }),
     });
+  // A send refused for another reason rolls back and takes no token.
+  await t.db.sql`select chat.block_user('slow', 'fast')`;
+  for (let i = 0; i < 2; i++) assert.is((await send(`blocked ${i}`)).status, 403);
+  await t.db.sql`select chat.unblock_user('slow', 'fast')`;
   for (let i = 0; i < 3; i++) assert.is((await send(`ok ${i}`)).status, 200);
-  const limited = await send('one too many');
-  assert.is(limited.status, 429);
-  assert.ok(Number(limited.headers.get('retry-after')) >= 1);
-  assert.is(((await limited.json()) as { error: { code: string } }).error.code, 'MCRAT');
+  const refused = await send('one too many');
+  assert.is(refused.status, 429);
+  assert.ok(Number(refused.headers.get('retry-after')) >= 1);
+  assert.is(((await refused.json()) as { error: { code: string } }).error.code, 'MCRAT');
   const [{ count }] = await t.db.sql`select count(*)::int from chat_private.messages where sender = 'fast'`;
   assert.is(count, 3);
   // Reading is not limited.
@@ -40,6 +43,7 @@ test('sending faster than the per-user rate answers 429 with Retry-After, and st
     headers: { authorization: `Bearer ${token}` },
   });
   assert.is(inbox.status, 200);
+  await limited.end();
 });
 
 /** Resolves with how long the server took to drop a connection that sent `prefix` and then stalled. */
