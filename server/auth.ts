@@ -91,7 +91,16 @@ export function validUserId(value: unknown): string | undefined {
   if (typeof text !== 'string') return undefined;
   const length = [...text].length;
   if (length < 1 || length > 200 || CONTROL_CHARACTERS.test(text)) return undefined;
-  return text;
+  // One user however the site's token spells the id's Unicode, as in SQL (docs/auth.md).
+  return text.normalize('NFC');
+}
+
+/**
+ * Whole seconds in the form of every other timestamp of the API, PostgreSQL's made ISO 8601, which
+ * drops a zero fraction: 2026-12-01T22:58:41+00:00.
+ */
+function apiTimestamp(epochSeconds: number): string {
+  return new Date(Math.floor(epochSeconds) * 1000).toISOString().replace(/\.\d{3}Z$/, '+00:00');
 }
 
 /** A display name claim the SQL API would accept, or null: a bad name must not cost the user a login. */
@@ -321,7 +330,8 @@ export async function createAuth(config: Config, sql: Sql, options: AuthOptions 
     },
 
     async issueToken(userId, ttlSeconds = config.tokenTtl) {
-      if (validUserId(userId) !== userId) {
+      const subject = validUserId(userId);
+      if (subject === undefined) {
         throw new ApiError('MCARG', 'user_id must be 1 to 200 characters without control characters');
       }
       if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_TOKEN_TTL) {
@@ -332,11 +342,11 @@ export async function createAuth(config: Config, sql: Sql, options: AuthOptions 
       const token = await new SignJWT({})
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
         .setIssuer(OWN_ISSUER)
-        .setSubject(userId)
+        .setSubject(subject)
         .setIssuedAt(issuedAt)
         .setExpirationTime(expiresAt)
         .sign(secretKey);
-      return { token, expires_at: new Date(expiresAt * 1000).toISOString() };
+      return { token, expires_at: apiTimestamp(expiresAt) };
     },
 
     clientAddress(request, peerAddress) {

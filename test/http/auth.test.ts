@@ -212,6 +212,8 @@ test("Microchatter's own token authenticates, and never as admin", async () => {
   await db.sql`select chat_admin.create_user('u-own', 'Own')`;
   const { token, expires_at } = await auth.issueToken('u-own', 120);
   assert.ok(Math.abs(Date.parse(expires_at) - (Date.now() + 120_000)) < 5_000);
+  // The form of every timestamp the API sends (PostgreSQL's, whole seconds here).
+  assert.match(expires_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$/);
   assert.equal(await principal(auth, `Bearer ${token}`), { kind: 'user', userId: 'u-own' });
   // Our issuer is not the site's: the site's iss/aud rules do not apply to it, and vice versa.
   const forgedAdmin = await new SignJWT({ microchatter_admin: true, sub: 'u-own' })

@@ -39,4 +39,13 @@ test('a JWT with the NFD sub acts as the NFC user, and creates no second user', 
   assert.is(count, 1);
 });
 
+test("the verified principal is the NFC id, so event streams opened with an NFD token are the NFC user's", async () => {
+  const token = await t.tokenFor(NFD);
+  const request = new Request('http://x/events', { headers: { authorization: `Bearer ${token}` } });
+  assert.is(((await t.auth.authenticate(request, '127.0.0.1')) as { userId: string }).userId, NFC);
+  const issued = await t.auth.issueToken(NFD, 60);
+  const own = new Request('http://x/events', { headers: { authorization: `Bearer ${issued.token}` } });
+  assert.is(((await t.auth.authenticate(own, '127.0.0.1')) as { userId: string }).userId, NFC);
+});
+
 test.run();
