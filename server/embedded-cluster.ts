@@ -175,6 +175,9 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
       ...ids,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, LC_ALL: 'C' },
+      // Its own process group: Ctrl-C in a terminal signals the whole foreground group, and Postgres
+      // would shut down under the server's open connections (FATAL lines) instead of after them.
+      detached: true,
     },
   );
   // Should this process die without stopping it, Postgres must not outlive it unnoticed.

@@ -33,6 +33,7 @@ export const log: Logger = pino(
     level: initialLevel(),
     base: { service: 'microchatter' },
     timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
     redact: { paths: REDACTED, censor: '[redacted]' },
   },
   process.stdout.isTTY
