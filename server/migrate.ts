@@ -5,6 +5,9 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import graphileMigrate, { type Settings } from 'graphile-migrate';
+// Two helpers its public API lacks: reading .gmrc as its CLI does (JSON5), and closing its pool. They
+// are internal paths, so package.json pins graphile-migrate exactly and test/sql/migrate.test.ts
+// fails on an upgrade that moves them.
 import { getSettingsFromJSON } from 'graphile-migrate/dist/commands/_common.js';
 import { clearAllPools } from 'graphile-migrate/dist/pgReal.js';
 
