@@ -4,18 +4,19 @@
  * TEST_DATABASE_URL set: that server is used, the URL's database serving as maintenance connection.
  * Unset: an embedded PostgreSQL starts in a temporary directory on a free port and is removed after.
  * The committed migrations are applied once to a template database `mc_template_<run id>`; suites clone it
- * (test/helpers/db.ts). The last line printed is `N passed, N failed[, N skipped]`, which CI reads.
+ * (test/helpers/db.ts). The last line printed is `N passed, N failed[, N skipped]`, which CI reads;
+ * the counts come from test/uvu-child.ts as JSON, not from uvu's printed summary.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../server/embedded.ts';
 import { applyMigrations } from '../server/migrate.ts';
+import { freePort } from './helpers/ports.ts';
 
 const runId = randomBytes(3).toString('hex');
 // Per run, so two runs against one shared server (TEST_DATABASE_URL) do not drop each other's template.
@@ -31,17 +32,6 @@ function withDatabase(url: string, database: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${database}`;
   return parsed.toString();
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject()));
-    });
-  });
 }
 
 /** Turns the command-line filter into uvu's `dir pattern` arguments. */
@@ -83,35 +73,34 @@ async function dropRunDatabases(adminUrl: string): Promise<void> {
   }
 }
 
-/** Runs uvu in a child (tsx loaded), streams its output, and reads the counts from its summary. */
+/** Runs the suites in a child (tsx loaded, test/uvu-child.ts), streams its output, reads its counts. */
 async function runSuites(
   adminUrl: string,
   filter: string | undefined,
 ): Promise<{ counts?: Counts; exitCode: number }> {
   const [dir, pattern] = uvuTarget(filter);
-  const uvuBin = path.join('node_modules', 'uvu', 'bin.js');
-  const args = ['--import', 'tsx', uvuBin, dir, pattern, '-i', '(^|/)helpers/'];
-  if (!process.stdout.isTTY) args.push('--no-color');
+  const countsFile = path.join(await mkdtemp(path.join(tmpdir(), 'mc-counts-')), 'counts.json');
+  const args = ['--import', 'tsx', path.join('test', 'uvu-child.ts'), dir, pattern, '(^|/)helpers/'];
   const child = spawn(process.execPath, args, {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, MC_TEST_ADMIN_URL: adminUrl, MC_TEST_TEMPLATE: TEMPLATE, MC_TEST_RUN_ID: runId },
-  });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    process.stdout.write(chunk);
-    output += chunk.toString('utf8');
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: {
+      ...process.env,
+      ...(process.stdout.isTTY ? {} : { NO_COLOR: '1', FORCE_COLOR: '0' }),
+      MC_TEST_ADMIN_URL: adminUrl,
+      MC_TEST_TEMPLATE: TEMPLATE,
+      MC_TEST_RUN_ID: runId,
+      MC_TEST_COUNTS_FILE: countsFile,
+    },
   });
   const exitCode = await new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1)));
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: strips ANSI colour codes
-  const plain = output.replace(/\u001b\[[0-9;]*m/g, '');
-  const total = /Total:\s+(\d+)/.exec(plain)?.[1];
-  const passed = /Passed:\s+(\d+)/.exec(plain)?.[1];
-  const skipped = /Skipped:\s+(\d+)/.exec(plain)?.[1];
-  if (total === undefined || passed === undefined) return { exitCode };
-  return {
-    exitCode,
-    counts: { passed: Number(passed), failed: Number(total) - Number(passed), skipped: Number(skipped ?? 0) },
-  };
+  try {
+    const counts = JSON.parse(await readFile(countsFile, 'utf8')) as Counts;
+    return { exitCode, counts };
+  } catch {
+    return { exitCode }; // no suite finished
+  } finally {
+    await rm(path.dirname(countsFile), { recursive: true, force: true });
+  }
 }
 
 async function main(): Promise<number> {
