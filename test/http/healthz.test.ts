@@ -3,6 +3,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createApp } from '../../server/app.ts';
 import { connectDatabase } from '../../server/db.ts';
+import { version } from '../../server/version.ts';
 import { freshDatabase } from '../helpers/db.ts';
 import { type TestApp, testApp } from '../helpers/http.ts';
 
@@ -23,10 +24,10 @@ async function closedPort(): Promise<number> {
   });
 }
 
-test('GET /healthz answers 200 {"status":"ok"} when the database is reachable', async () => {
+test('GET /healthz answers 200 {"status":"ok", version} when the database is reachable', async () => {
   const response = await t.app.request('/healthz');
   assert.is(response.status, 200);
-  assert.equal(await response.json(), { status: 'ok' });
+  assert.equal(await response.json(), { status: 'ok', version });
 });
 
 test('GET /healthz answers 503 MCDBX when nothing listens on the database port', async () => {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { version } from '../../server/version.ts';
 import { freshDatabase } from '../helpers/db.ts';
 import { startServerProcess as startServer } from '../helpers/server-process.ts';
 
@@ -18,7 +19,7 @@ test('end to end: admin creates a user, the user logs in with a password and cha
   const server = await startServer(db);
   try {
     const health = await fetch(`${server.url}/healthz`);
-    assert.equal(await health.json(), { status: 'ok' });
+    assert.equal(await health.json(), { status: 'ok', version });
     // No secrets configured: they were generated into the data directory, and not printed.
     const adminToken = (await readFile(path.join(server.dataDir, 'admin-token'), 'utf8')).trim();
     assert.not.match(server.output(), adminToken);
@@ -102,7 +103,7 @@ test('TLS_KEY and TLS_CERT make the server speak HTTPS', async () => {
         })
         .on('error', reject);
     });
-    assert.equal(JSON.parse(body), { status: 'ok' });
+    assert.equal(JSON.parse(body), { status: 'ok', version });
     // Plain HTTP to the HTTPS port gets nothing useful.
     await fetch(`${server.url.replace('https:', 'http:')}/healthz`).then(
       (response) => assert.is.not(response.status, 200),
