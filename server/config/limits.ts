@@ -9,6 +9,13 @@ const settings = {
     doc: 'largest request body in bytes',
     schema: integer(1024, 104_857_600, 'bytes'),
   },
+  // Attachments stream to PostgreSQL chunk by chunk, so the limit bounds storage, not server memory.
+  attachmentLimit: {
+    env: 'MICROCHATTER_ATTACHMENT_LIMIT',
+    default: '10485760',
+    doc: 'largest attachment in bytes (`POST /attachments`; 413 beyond)',
+    schema: integer(1, 1_073_741_824, 'bytes'),
+  },
   sendRatePerMinute: {
     env: 'MICROCHATTER_SEND_RATE_PER_MINUTE',
     default: '120',
