@@ -29,6 +29,9 @@ export const statusByCode = {
   MCFUL: 409,
   MCEXS: 409,
   MCRST: 409,
+  MCANM: 400,
+  MCAEM: 400,
+  MCATT: 404,
   // Raised by the HTTP layer.
   MCJSN: 400,
   MCAUT: 401,
