@@ -161,6 +161,16 @@ function countNewlines(chunk: Buffer): number {
   return count;
 }
 
+/**
+ * postgres.js pauses the connection's socket when a COPY stream's buffer is full, and resumes it when
+ * the stream is read again. When the last rows and the end of the COPY arrive together, the stream
+ * ends while the socket is paused, and the connection's next query waits for ever
+ * (porsager/postgres#499). Asking the ended stream to read resumes the socket.
+ */
+function resumeConnection(stream: Readable): void {
+  stream._read(0);
+}
+
 async function write(out: Writable, chunk: string | Buffer): Promise<void> {
   if (!out.write(chunk)) await once(out, 'drain');
 }
@@ -210,6 +220,7 @@ export async function backup(sql: Sql, file: string): Promise<BackupSummary> {
           count += countNewlines(chunk as Buffer);
           await write(out, chunk as Buffer);
         }
+        resumeConnection(rows);
         counts[table.name] = count;
         await write(out, `${END_OF_DATA}\n`);
       }

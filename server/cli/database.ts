@@ -63,6 +63,21 @@ function stopOnSignals(embedded: EmbeddedPostgres): () => void {
   };
 }
 
+/**
+ * graphile-migrate closes its pool without waiting, and exits the process (code 1) when a connection
+ * of that pool is cut by a shutdown: before stopping a cluster this command started, let them close.
+ */
+async function otherClientsGone(sql: Sql, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const [others] = await sql<{ count: number }[]>`
+      select count(*)::int as count from pg_stat_activity
+      where backend_type = 'client backend' and pid <> pg_backend_pid()`;
+    if ((others?.count ?? 0) === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 export interface DatabaseOptions {
   /** Apply the committed migrations first (unless MICROCHATTER_MIGRATE=false), as `npm start` does. */
   migrate: boolean;
@@ -91,6 +106,7 @@ export async function withDatabase<T>(
     try {
       return await work({ sql, url, description });
     } finally {
+      if (embedded) await otherClientsGone(sql);
       await sql.end({ timeout: 5 });
     }
   } finally {
