@@ -318,12 +318,16 @@ export function subscribe(
     let failures = 0;
     /** The provider was already asked since the last live connection: the next refusal waits. */
     let refreshed = false;
+    /** A token the server refused: the provider is asked for a new one before the next attempt. */
+    let refused: string | undefined;
     while (!closed) {
       status({ state: 'connecting', attempt: failures + 1 });
       live = false;
       expired = false;
       let outcome: Outcome;
       try {
+        if (refused !== undefined) await transport.tokens.refresh(refused);
+        refused = undefined;
         connection = open(await transport.tokens.get());
         outcome = await connection.done;
       } catch (error) {
@@ -335,15 +339,11 @@ export function subscribe(
         refreshed = false;
       }
       if (outcome.kind === 'unauthorized') {
-        let renewed = false;
-        try {
-          renewed = await transport.tokens.refresh(outcome.token);
-        } catch (error) {
-          outcome = { kind: 'unauthorized', token: outcome.token, error };
-        }
-        if (renewed && !refreshed) {
+        refused = outcome.token;
+        // A fresh token from the provider: reconnect at once, but only once until a stream goes live.
+        if (transport.tokens.renewable && !refreshed) {
           refreshed = true;
-          continue; // a fresh token: reconnect at once, once
+          continue;
         }
       }
       failures++;

@@ -2,6 +2,8 @@
 export type TokenProvider = () => string | Promise<string>;
 
 export interface Tokens {
+  /** Whether there is a provider to ask for a new token (false for a fixed string). */
+  renewable: boolean;
   /** The current token (asking the provider on first use). */
   get(): Promise<string>;
   /**
@@ -14,11 +16,15 @@ export interface Tokens {
 export function tokens(source: string | TokenProvider): Tokens {
   if (typeof source === 'string') {
     const token = Promise.resolve(source);
-    return { get: () => token, refresh: async () => false };
+    return { renewable: false, get: () => token, refresh: async () => false };
   }
   let current: Promise<string> | undefined;
   let latest: string | undefined;
-  const ask = () => {
+  /** A provider call under way, and the token it replaces (undefined: the first call). */
+  let pending: { replaces: string | undefined } | undefined;
+  const ask = (replaces: string | undefined) => {
+    const call = { replaces };
+    pending = call;
     const asked = Promise.resolve()
       .then(source)
       .then((token) => {
@@ -28,17 +34,25 @@ export function tokens(source: string | TokenProvider): Tokens {
         return token;
       });
     // A failed provider call is not cached: the next use asks again.
-    asked.catch(() => {
-      if (current === asked) current = undefined;
-    });
+    asked.then(
+      () => {
+        if (pending === call) pending = undefined;
+      },
+      () => {
+        if (pending === call) pending = undefined;
+        if (current === asked) current = undefined;
+      },
+    );
     current = asked;
     return asked;
   };
   return {
-    get: () => current ?? ask(),
+    renewable: true,
+    get: () => current ?? ask(undefined),
     async refresh(refused) {
-      if (latest === refused || current === undefined) await ask();
-      else await current;
+      // Those refused the same token share one call; a token newer than the refused one is kept.
+      if (current !== undefined && (pending?.replaces === refused || latest !== refused)) await current;
+      else await ask(refused);
       return true;
     },
   };
