@@ -32,6 +32,12 @@ export const statusByCode = {
   MCANM: 400,
   MCAEM: 400,
   MCATT: 404,
+  MCNMS: 404,
+  MCOWN: 403,
+  MCDEL: 409,
+  MCLAT: 409,
+  MCEMO: 400,
+  MCRXN: 409,
   // Raised by the HTTP layer.
   MCJSN: 400,
   MCAUT: 401,

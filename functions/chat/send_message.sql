@@ -3,7 +3,9 @@ create or replace function chat.send_message(
   recipient text default null,
   conversation_id bigint default null,
   body text default null,
-  client_id text default null
+  client_id text default null,
+  reply_to_seq bigint default null,
+  attachments text[] default null
 )
 returns chat.message
 language plpgsql
@@ -13,43 +15,29 @@ set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
 declare
-  v_max_length integer := chat_private.setting('max_body_length', 4000);
   v_conversation_id bigint := send_message.conversation_id;
   v_conversation chat_private.conversations;
-  v_sender chat_private.users;
-  v_peer chat_private.users;
+  v_membership chat_private.memberships;
   v_message chat_private.messages;
+  v_answered chat_private.messages;
 begin
   actor := chat_private.nfc(actor);
   recipient := chat_private.nfc(recipient);
-  if send_message.body is null or send_message.body !~ '\S' then
-    raise exception using errcode = 'MCEMB', message = 'message body is empty';
-  end if;
-  if length(send_message.body) > v_max_length then
-    raise exception using errcode = 'MCLNG', message = format('message body is longer than %s characters', v_max_length);
-  end if;
+  send_message.body := chat_private.checked_body(send_message.body, cardinality(attachments) > 0);
   if length(send_message.client_id) > 200 then
     raise exception using errcode = 'MCARG', message = 'client_id must be at most 200 characters';
   end if;
   if (recipient is null) = (v_conversation_id is null) then
     raise exception using errcode = 'MCARG', message = 'give either recipient or conversation_id';
   end if;
-  v_sender := chat_private.require_user(actor);
+  perform chat_private.require_user(actor);
   if recipient is not null then
     v_conversation_id := chat_private.direct_conversation(actor, recipient);
   end if;
 
   v_conversation := chat_private.conversation(v_conversation_id, true);
-  perform chat_private.membership(actor, v_conversation_id, true);
-  if v_conversation.kind = 'direct' then
-    v_peer := chat_private.require_user(chat_private.peer(v_conversation, actor));
-    if actor = any(v_peer.blocked) then
-      raise exception using errcode = 'MCBLK', message = format('%s does not accept messages from you', v_peer.user_id);
-    end if;
-    if v_peer.user_id = any(v_sender.blocked) then
-      raise exception using errcode = 'MCBLK', message = format('you have blocked %s; unblock them to send', v_peer.user_id);
-    end if;
-  end if;
+  v_membership := chat_private.membership(actor, v_conversation_id, true);
+  perform chat_private.require_not_blocked(v_conversation, actor);
 
   -- A retry with the same client_id returns the message it already created.
   if send_message.client_id is not null then
@@ -60,14 +48,22 @@ begin
     end if;
   end if;
 
+  -- A quote reply answers a message the sender can see; not a deleted one.
+  if reply_to_seq is not null then
+    v_answered := chat_private.visible_message(v_conversation, v_membership, reply_to_seq, false);
+    perform chat_private.require_not_deleted(v_answered);
+  end if;
+
   perform chat_private.take_send_token(actor);
 
   update chat_private.conversations c set last_seq = c.last_seq + 1, last_activity_at = now()
   where c.conversation_id = v_conversation_id
   returning * into v_conversation;
 
-  insert into chat_private.messages (conversation_id, seq, sender, body, client_id)
-  values (v_conversation_id, v_conversation.last_seq, actor, send_message.body, send_message.client_id)
+  insert into chat_private.messages (conversation_id, seq, sender, body, client_id, reply_to_seq, attachments, search)
+  values (v_conversation_id, v_conversation.last_seq, actor, send_message.body, send_message.client_id, reply_to_seq,
+          chat_private.attach(actor, attachments, v_conversation_id, v_conversation.last_seq),
+          chat_private.search_vector(v_conversation_id, send_message.body))
   returning * into v_message;
 
   -- Every current member sees new activity (a deleted chat comes back); the sender has read it.
@@ -80,10 +76,14 @@ begin
   return chat_private.message_row(v_message);
 end
 $$;
-comment on function chat.send_message(text, text, bigint, text, text) is
+comment on function chat.send_message(text, text, bigint, text, text, bigint, text[]) is
   'Sends a message, to a user (recipient: starts or continues your direct chat with them) or into a '
   'conversation you are a member of (conversation_id). Give exactly one of the two. body: 1 to 4000 '
-  'characters (microchatter.max_body_length). client_id: your own id for the message; sending again with '
-  'the same client_id returns the first message instead of storing a second. Returns the message. '
-  'Sessions that set microchatter.send_rate_per_minute (the server does) may send that many per minute '
-  'per user. Errors: MCEMB, MCLNG, MCARG, MCUNU, MCSLF, MCNCV, MCNMB, MCBLK, MCRAT.';
+  'characters (microchatter.max_body_length); may be empty when the message has attachments. client_id: '
+  'your own id for the message; sending again with the same client_id returns the first message instead '
+  'of storing a second. reply_to_seq: the seq of a message of this conversation you can see that this one '
+  'answers (a quote reply). attachments: up to 10 ids of your own finished uploads (POST /attachments) not '
+  'attached to anything yet; they are attached in the same transaction, or nothing is stored. Returns the '
+  'message. Sessions that set microchatter.send_rate_per_minute (the server does) may send that many per '
+  'minute per user. Errors: MCEMB, MCLNG, MCARG, MCUNU, MCSLF, MCNCV, MCNMB, MCBLK, MCNMS, MCDEL, MCATT, '
+  'MCLIM, MCRAT.';

@@ -8,9 +8,37 @@ create type chat.message as (
   sender text,
   body text,
   client_id text,
-  sent_at timestamptz
+  sent_at timestamptz,
+  edited_at timestamptz,
+  deleted_at timestamptz,
+  reply_to_seq bigint,
+  reactions jsonb,
+  attachments jsonb
 );
-comment on type chat.message is 'One message. seq numbers a conversation''s messages 1, 2, 3… in send order, without gaps.';
+comment on type chat.message is
+  'One message. seq numbers a conversation''s messages 1, 2, 3… in send order, without gaps. A deleted '
+  'message stays as a tombstone: deleted_at set, body empty, no reactions or attachments. reactions: '
+  '[{emoji, count, users}]; attachments: [{attachment_id, name, content_type, size}].';
+
+drop type if exists chat.found_message cascade;
+create type chat.found_message as (
+  id bigint,
+  conversation_id bigint,
+  seq bigint,
+  sender text,
+  body text,
+  client_id text,
+  sent_at timestamptz,
+  edited_at timestamptz,
+  deleted_at timestamptz,
+  reply_to_seq bigint,
+  reactions jsonb,
+  attachments jsonb,
+  snippet text
+);
+comment on type chat.found_message is
+  'A search result: the message and a snippet of its body, an HTML fragment (the text escaped) with the '
+  'matches in <mark></mark>.';
 
 drop type if exists chat.conversation cascade;
 create type chat.conversation as (

@@ -5,7 +5,8 @@ returns chat.message
 language sql
 immutable
 as $$
-  select row(msg.message_id, msg.conversation_id, msg.seq, msg.sender, msg.body, msg.client_id, msg.sent_at)::chat.message
+  select row(msg.message_id, msg.conversation_id, msg.seq, msg.sender, msg.body, msg.client_id, msg.sent_at,
+    msg.edited_at, msg.deleted_at, msg.reply_to_seq, msg.reactions, msg.attachments)::chat.message
 $$;
 
 -- Keyset cursor of the inbox: activity time in epoch microseconds and the conversation id.

@@ -60,6 +60,28 @@ begin
 end
 $$;
 
+-- A message changed after it was sent: edited, reacted to, deleted. Its current members hear of it, but
+-- not those who cannot see it (it is from before they joined or deleted the chat).
+create or replace function chat_private.message_changed_event()
+returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  perform chat_private.emit(
+    case when new.deleted_at is not null and old.deleted_at is null then 'message.deleted' else 'message.updated' end,
+    array(
+      select m.user_id from chat_private.memberships m
+      where m.conversation_id = new.conversation_id and m.left_seq is null and m.cleared_seq < new.seq
+      order by m.user_id
+    ),
+    jsonb_build_object('conversation_id', new.conversation_id, 'message', to_jsonb(chat_private.message_row(new)))
+  );
+  return null;
+end
+$$;
+
 -- A member's own state changed: deleted the chat (tells their devices), or read it (tells their devices
 -- and the other members, for read receipts). Sending moves the sender's read position to their own
 -- message: message.created already says so.
@@ -121,6 +143,17 @@ drop trigger if exists message_event on chat_private.messages;
 create constraint trigger message_event after insert on chat_private.messages
   deferrable initially deferred
   for each row execute function chat_private.message_event();
+
+-- A transaction that changes one message several times writes one event per change, each with the
+-- message as that change left it.
+drop trigger if exists message_changed_event on chat_private.messages;
+create constraint trigger message_changed_event after update on chat_private.messages
+  deferrable initially deferred
+  for each row when (
+    new.body is distinct from old.body or new.reactions is distinct from old.reactions
+    or new.deleted_at is distinct from old.deleted_at or new.attachments is distinct from old.attachments
+  )
+  execute function chat_private.message_changed_event();
 
 drop trigger if exists membership_event on chat_private.memberships;
 create constraint trigger membership_event after update on chat_private.memberships

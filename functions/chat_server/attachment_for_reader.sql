@@ -5,8 +5,8 @@ stable
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  -- The uploader, or a member who can see the message now, by list_messages' rule: after their
-  -- deletion point (or joining), not after they left.
+  -- The uploader, or a member who can see the (not deleted) message now, by list_messages' rule: after
+  -- their deletion point (or joining), not after they left.
   select a.name, a.content_type, a.size,
     (select count(*)::integer from chat_private.attachment_chunks ch where ch.attachment_id = a.attachment_id)
   from chat_private.attachments a
@@ -19,6 +19,7 @@ as $$
         join chat_private.conversations c on c.conversation_id = msg.conversation_id
         join chat_private.memberships m on m.conversation_id = msg.conversation_id
         where msg.conversation_id = a.conversation_id and msg.seq = a.seq
+          and msg.deleted_at is null
           and m.user_id = chat_private.nfc(reader)
           and msg.seq > m.cleared_seq
           and msg.seq <= chat_private.visible_seq(c, m)
