@@ -96,6 +96,25 @@ test('a .gz name writes gzip, which restore reads', async ({ source, target, fil
   assert.equal(await snapshot(target.sql), await snapshot(source.sql));
 });
 
+test('a backup bigger than the stream buffers completes, gzipped, and restores every row', async ({
+  source,
+  target,
+  files,
+}) => {
+  // Enough rows that the COPY stream waits on gzip, where the connection could be left paused.
+  await source.sql`
+    select chat_admin.import_users(
+      (select jsonb_agg(jsonb_build_object('user_id', 'bulk' || i, 'display_name', 'Bulk user ' || i))
+       from generate_series(1, 100000) i))`;
+  const file = path.join(files, 'big.backup.gz');
+  const saved = await runCli(['backup', file], await envFor(source));
+  assert.is(saved.code, 0, saved.stderr);
+  const restored = await runCli(['restore', file], await envFor(target));
+  assert.is(restored.code, 0, restored.stderr);
+  const [count] = await target.sql`select count(*)::int as n from chat_private.users`;
+  assert.is(count?.n, 100004);
+});
+
 test('restore refuses a database with users (unless --force), a cut-off file and a file that is no backup', async ({
   source,
   target,
