@@ -18,10 +18,12 @@ const jsonShapes: Record<string, string> = {
   'chat.conversation.last_message': 'Message | null',
   'chat.message.reactions': 'Reaction[]',
   'chat.message.attachments': 'AttachmentInfo[]',
+  'chat.found_message.reactions': 'Reaction[]',
+  'chat.found_message.attachments': 'AttachmentInfo[]',
   'unread_count.conversations': 'UnreadConversation[]',
 };
 
-const tsByType: Record<ValueType, string> = {
+const tsByValueType: Record<string, string> = {
   text: 'string',
   bigint: 'number',
   integer: 'number',
@@ -30,6 +32,10 @@ const tsByType: Record<ValueType, string> = {
   jsonb: 'Json',
   timestamptz: 'string',
 };
+
+/** A catalog type the map lacks (one the catalog learns later) is typed as any JSON, never guessed. */
+const tsType = (type: ValueType): string =>
+  tsByValueType[type] ?? (type.endsWith('[]') ? `${tsType(type.slice(0, -2) as ValueType)}[]` : 'Json');
 
 const pascal = (name: string) =>
   name
@@ -65,7 +71,7 @@ const mayBeNull = (column: Column) => (column as Column & { nullable?: boolean }
 
 function columnType(owner: string, column: Column): string {
   const shape = jsonShapes[`${owner}.${column.name}`];
-  const base = column.type === 'jsonb' && shape ? shape : tsByType[column.type];
+  const base = column.type === 'jsonb' && shape ? shape : tsType(column.type);
   if (!mayBeNull(column) || base.endsWith('| null')) return base;
   return `${base} | null`;
 }
@@ -96,8 +102,8 @@ function renderFunction(fn: ApiFunction, out: Rendered): void {
           `export interface ${argsName} {`,
           ...fn.args.map((a) =>
             a.optional
-              ? `  ${property(a.name)}?: ${tsByType[a.type]} | null;`
-              : `  ${property(a.name)}: ${tsByType[a.type]};`,
+              ? `  ${property(a.name)}?: ${tsType(a.type)} | null;`
+              : `  ${property(a.name)}: ${tsType(a.type)};`,
           ),
           '}',
         ].join('\n')
@@ -119,7 +125,7 @@ function renderFunction(fn: ApiFunction, out: Rendered): void {
     r.kind === 'none'
       ? 'undefined'
       : r.kind === 'value'
-        ? `${tsByType[r.type]} | null`
+        ? `${tsType(r.type)} | null`
         : r.kind === 'rows'
           ? `${row}[]`
           : `${row}`;
