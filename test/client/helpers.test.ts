@@ -131,12 +131,26 @@ test('the store applies live events: new messages, unread, read receipts, member
     [groupId, id],
     'inbox order: most recent activity first',
   );
+  // Edits, reactions and deletions for everyone arrive as message.updated / message.deleted.
+  await t.rpc(peer, 'edit_message', { conversation_id: id, seq: 1, body: 'hello (edited)' });
+  await t.rpc(peer, 'react', { conversation_id: id, seq: 1, emoji: '👍' });
+  await waitFor(() => (store.messages(id)[0]?.reactions?.length ?? 0) === 1, 'the reaction');
+  const edited = store.messages(id)[0];
+  assert.is(edited?.body, 'hello (edited)');
+  assert.ok(edited?.edited_at);
+  assert.equal(edited?.reactions, [{ emoji: '👍', count: 1, users: [peer] }]);
+  await client.delete_message({ conversation_id: id, seq: 2 });
+  await waitFor(() => Boolean(store.messages(id)[1]?.deleted_at), 'the tombstone');
+  assert.is(store.messages(id).length, 2);
+  assert.ok(events.some((e) => e.type === 'message.deleted'));
+  assert.ok(events.some((e) => e.type === 'message.updated'));
+
   await client.delete_conversation({ conversation_id: id });
   await waitFor(() => store.conversation(id) === undefined, 'deleted on this device');
   store.dispose();
 });
 
-const message = (seq: number, extra: Partial<Message> & Record<string, unknown> = {}): Message => ({
+const message = (seq: number, extra: Partial<Message> = {}): Message => ({
   id: seq,
   conversation_id: 9,
   seq,
@@ -144,6 +158,11 @@ const message = (seq: number, extra: Partial<Message> & Record<string, unknown> 
   body: `m${seq}`,
   client_id: null,
   sent_at: new Date(1_700_000_000_000 + seq * 1000).toISOString(),
+  edited_at: null,
+  deleted_at: null,
+  reply_to_seq: null,
+  reactions: [],
+  attachments: [],
   ...extra,
 });
 
@@ -165,7 +184,7 @@ test('the store applies edits, deletions and typing with expiry', async () => {
     id: '6',
     data: { conversation_id: 9, message: message(1, { body: '', deleted_at: '2026-01-01T00:00:00Z' }) },
   });
-  assert.is((store.messages(9)[0] as unknown as Record<string, unknown>).deleted_at, '2026-01-01T00:00:00Z');
+  assert.is(store.messages(9)[0]?.deleted_at, '2026-01-01T00:00:00Z');
   assert.is(store.messages(9).length, 2, 'a tombstone keeps its place');
 
   const expires = new Date(clock + 6000).toISOString();

@@ -42,7 +42,9 @@ export const errorStatus = {
   MCBLK: 403,
   MCBSY: 503,
   MCDBX: 503,
+  MCDEL: 409,
   MCEMB: 400,
+  MCEMO: 400,
   MCEXS: 409,
   MCFRB: 403,
   MCFUL: 409,
@@ -50,14 +52,18 @@ export const errorStatus = {
   MCINT: 500,
   MCJSN: 400,
   MCKND: 409,
+  MCLAT: 409,
   MCLIM: 400,
   MCLNG: 413,
   MCMTH: 405,
   MCNCV: 404,
   MCNFD: 404,
   MCNMB: 403,
+  MCNMS: 404,
+  MCOWN: 403,
   MCRAT: 429,
   MCRST: 409,
+  MCRXN: 409,
   MCSLF: 400,
   MCTOO: 413,
   MCTYP: 415,
@@ -94,6 +100,11 @@ export interface Message {
   body: string | null;
   client_id: string | null;
   sent_at: string | null;
+  edited_at: string | null;
+  deleted_at: string | null;
+  reply_to_seq: number | null;
+  reactions: Reaction[] | null;
+  attachments: AttachmentInfo[] | null;
 }
 
 export interface UserProfile {
@@ -102,6 +113,22 @@ export interface UserProfile {
   has_password: boolean | null;
   created_at: string | null;
   updated_at: string | null;
+}
+
+export interface FoundMessage {
+  id: number | null;
+  conversation_id: number | null;
+  seq: number | null;
+  sender: string | null;
+  body: string | null;
+  client_id: string | null;
+  sent_at: string | null;
+  edited_at: string | null;
+  deleted_at: string | null;
+  reply_to_seq: number | null;
+  reactions: Reaction[] | null;
+  attachments: AttachmentInfo[] | null;
+  snippet: string | null;
 }
 
 /** Arguments of `chat.add_members`. */
@@ -133,6 +160,23 @@ export interface DeleteConversationArgs {
 }
 /** What `chat.delete_conversation` answers. */
 export type DeleteConversationResult = undefined;
+
+/** Arguments of `chat.delete_message`. */
+export interface DeleteMessageArgs {
+  conversation_id: number;
+  seq: number;
+}
+/** What `chat.delete_message` answers. */
+export type DeleteMessageResult = Message;
+
+/** Arguments of `chat.edit_message`. */
+export interface EditMessageArgs {
+  conversation_id: number;
+  seq: number;
+  body: string;
+}
+/** What `chat.edit_message` answers. */
+export type EditMessageResult = Message;
 
 /** Arguments of `chat.get_conversation`. */
 export interface GetConversationArgs {
@@ -191,6 +235,15 @@ export type MeArgs = Record<string, never>;
 /** What `chat.me` answers. */
 export type MeResult = UserProfile;
 
+/** Arguments of `chat.react`. */
+export interface ReactArgs {
+  conversation_id: number;
+  seq: number;
+  emoji: string;
+}
+/** What `chat.react` answers. */
+export type ReactResult = Message;
+
 /** Arguments of `chat.remove_member`. */
 export interface RemoveMemberArgs {
   conversation_id: number;
@@ -207,12 +260,24 @@ export interface RenameConversationArgs {
 /** What `chat.rename_conversation` answers. */
 export type RenameConversationResult = Conversation;
 
+/** Arguments of `chat.search_messages`. */
+export interface SearchMessagesArgs {
+  query: string;
+  conversation_id?: number | null;
+  before?: number | null;
+  limit?: number | null;
+}
+/** What `chat.search_messages` answers. */
+export type SearchMessagesResult = FoundMessage[];
+
 /** Arguments of `chat.send_message`. */
 export interface SendMessageArgs {
   recipient?: string | null;
   conversation_id?: number | null;
   body?: string | null;
   client_id?: string | null;
+  reply_to_seq?: number | null;
+  attachments?: string[] | null;
 }
 /** What `chat.send_message` answers. */
 export type SendMessageResult = Message;
@@ -240,6 +305,15 @@ export interface UnblockUserArgs {
 }
 /** What `chat.unblock_user` answers. */
 export type UnblockUserResult = undefined;
+
+/** Arguments of `chat.unreact`. */
+export interface UnreactArgs {
+  conversation_id: number;
+  seq: number;
+  emoji: string;
+}
+/** What `chat.unreact` answers. */
+export type UnreactResult = Message;
 
 /** Arguments of `chat.unread_count` (none). */
 export type UnreadCountArgs = Record<string, never>;
@@ -282,6 +356,22 @@ export interface ChatApi {
    */
   delete_conversation(args: DeleteConversationArgs, options?: CallOptions): Promise<DeleteConversationResult>;
   /**
+   * Deletes a message for everyone: your own, or, in a group you own or administer, anyone's. It stays
+   * as a tombstone (same seq, deleted_at set, empty body, no reactions or attachments; the
+   * attachments' bytes and the edit history are deleted) and the members get message.deleted. It still
+   * counts as unread until read, like any message. Deleting a deleted message changes nothing. Returns
+   * the tombstone. Errors: MCNCV, MCNMB, MCNMS, MCOWN.
+   */
+  delete_message(args: DeleteMessageArgs, options?: CallOptions): Promise<DeleteMessageResult>;
+  /**
+   * Changes the body of a message you sent, for everyone: edited_at is set and the members get
+   * message.updated. Same body rules as send_message. What it said before stays where an admin can
+   * read it (chat_admin.list_message_edits). A DBA may limit how long after sending
+   * (microchatter.edit_window_seconds; default no limit). Editing to the same body changes nothing.
+   * Returns the message. Errors: MCNCV, MCNMB, MCNMS, MCOWN, MCDEL, MCLAT, MCEMB, MCLNG, MCBLK.
+   */
+  edit_message(args: EditMessageArgs, options?: CallOptions): Promise<EditMessageResult>;
+  /**
    * One conversation as it appears in your inbox (also one you left or deleted). Errors: MCNCV, MCNMB.
    */
   get_conversation(args: GetConversationArgs, options?: CallOptions): Promise<GetConversationResult>;
@@ -321,6 +411,13 @@ export interface ChatApi {
    */
   me(args?: MeArgs, options?: CallOptions): Promise<MeResult>;
   /**
+   * Adds your reaction `emoji` (1 to 32 characters, no white space) to a message; reacting again with
+   * the same emoji changes nothing. A message has at most microchatter.max_reactions_per_message (50)
+   * different emoji. The members get message.updated. Returns the message. Errors: MCEMO, MCNCV,
+   * MCNMB, MCNMS, MCDEL, MCRXN, MCBLK.
+   */
+  react(args: ReactArgs, options?: CallOptions): Promise<ReactResult>;
+  /**
    * Removes a member from a group. The owner may remove anyone else, admins may remove members who are
    * not admins. The removed member keeps the history up to now and gets nothing later. To remove
    * yourself, use leave_conversation. Errors: MCNCV, MCNMB, MCKND, MCFRB.
@@ -332,12 +429,26 @@ export interface ChatApi {
    */
   rename_conversation(args: RenameConversationArgs, options?: CallOptions): Promise<RenameConversationResult>;
   /**
+   * Full-text search over the messages you can read (your conversations, after your deletion point,
+   * not after you left; never deleted ones), newest first. query: web-search syntax (words, "a
+   * phrase", or, -word), at most 1000 characters. conversation_id: only that conversation. before: the
+   * id of the last result of the previous page. limit 1 to 100 (default 20). Each result is the
+   * message plus snippet: an HTML fragment of its body, escaped, with the matches in <mark></mark>.
+   * The text-search configuration is microchatter.search_config (default simple). Errors: MCARG,
+   * MCLIM, MCNCV, MCNMB.
+   */
+  search_messages(args: SearchMessagesArgs, options?: CallOptions): Promise<SearchMessagesResult>;
+  /**
    * Sends a message, to a user (recipient: starts or continues your direct chat with them) or into a
    * conversation you are a member of (conversation_id). Give exactly one of the two. body: 1 to 4000
-   * characters (microchatter.max_body_length). client_id: your own id for the message; sending again
-   * with the same client_id returns the first message instead of storing a second. Returns the
-   * message. Sessions that set microchatter.send_rate_per_minute (the server does) may send that many
-   * per minute per user. Errors: MCEMB, MCLNG, MCARG, MCUNU, MCSLF, MCNCV, MCNMB, MCBLK, MCRAT.
+   * characters (microchatter.max_body_length); may be empty when the message has attachments.
+   * client_id: your own id for the message; sending again with the same client_id returns the first
+   * message instead of storing a second. reply_to_seq: the seq of a message of this conversation you
+   * can see that this one answers (a quote reply). attachments: up to 10 ids of your own finished
+   * uploads (POST /attachments) not attached to anything yet; they are attached in the same
+   * transaction, or nothing is stored. Returns the message. Sessions that set
+   * microchatter.send_rate_per_minute (the server does) may send that many per minute per user.
+   * Errors: MCEMB, MCLNG, MCARG, MCUNU, MCSLF, MCNCV, MCNMB, MCBLK, MCNMS, MCDEL, MCATT, MCLIM, MCRAT.
    */
   send_message(args?: SendMessageArgs, options?: CallOptions): Promise<SendMessageResult>;
   /**
@@ -356,6 +467,12 @@ export interface ChatApi {
    */
   unblock_user(args: UnblockUserArgs, options?: CallOptions): Promise<UnblockUserResult>;
   /**
+   * Takes back your reaction `emoji` from a message; nothing changes when you had not reacted so (or
+   * the message was deleted). The members get message.updated. Returns the message. Errors: MCEMO,
+   * MCNCV, MCNMB, MCNMS.
+   */
+  unreact(args: UnreactArgs, options?: CallOptions): Promise<UnreactResult>;
+  /**
    * Your unread messages: total (muted conversations not counted) and, per conversation that has any,
    * {conversation_id, unread, muted}. Counts only conversations your inbox shows.
    */
@@ -368,6 +485,8 @@ export const chatFunctions = {
   block_user: { readOnly: false },
   create_group: { readOnly: false },
   delete_conversation: { readOnly: false },
+  delete_message: { readOnly: false },
+  edit_message: { readOnly: false },
   get_conversation: { readOnly: true },
   leave_conversation: { readOnly: false },
   list_blocked: { readOnly: true },
@@ -375,11 +494,14 @@ export const chatFunctions = {
   list_messages: { readOnly: true },
   mark_read: { readOnly: false },
   me: { readOnly: true },
+  react: { readOnly: false },
   remove_member: { readOnly: false },
   rename_conversation: { readOnly: false },
+  search_messages: { readOnly: true },
   send_message: { readOnly: false },
   set_admin: { readOnly: false },
   set_muted: { readOnly: false },
   unblock_user: { readOnly: false },
+  unreact: { readOnly: false },
   unread_count: { readOnly: true },
 } as const satisfies Record<keyof ChatApi, { readOnly: boolean }>;
