@@ -50,10 +50,18 @@ async function runningEmbeddedUrl(dataDir: string): Promise<string | undefined> 
   }
 }
 
-/** Stops a cluster this command started, also when the command is interrupted. */
-function stopOnSignals(embedded: EmbeddedPostgres): () => void {
+/**
+ * Stops a cluster this command started, also when the command is interrupted: its own connections
+ * close first, so PostgreSQL's shutdown has no client to print FATAL lines about.
+ */
+function stopOnSignals(embedded: EmbeddedPostgres, sql: Sql): () => void {
   const onSignal = (signal: NodeJS.Signals) => {
-    void embedded.stop().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    console.error(`microchatter: ${signal}, stopping the embedded PostgreSQL`);
+    void sql
+      .end({ timeout: 0 })
+      .catch(() => {})
+      .then(() => embedded.stop())
+      .finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -99,17 +107,15 @@ export async function withDatabase<T>(
       url = embedded.url;
     }
   }
-  const release = embedded ? stopOnSignals(embedded) : () => {};
+  // Connects on first use, so a failed migration below opens nothing.
+  const sql = connectDatabase(url, { max: 2 });
+  const release = embedded ? stopOnSignals(embedded, sql) : () => {};
   try {
     if (options.migrate && config.migrate) await applyMigrations(url);
-    const sql = connectDatabase(url, { max: 2 });
-    try {
-      return await work({ sql, url, description });
-    } finally {
-      if (embedded) await otherClientsGone(sql);
-      await sql.end({ timeout: 5 });
-    }
+    return await work({ sql, url, description });
   } finally {
+    if (embedded) await otherClientsGone(sql).catch(() => {});
+    await sql.end({ timeout: 5 });
     release();
     await embedded?.stop();
   }
