@@ -37,6 +37,10 @@ const size = quick
       rounds: 200,
       serverRounds: 50,
       warmup: 20,
+      // Search: the searcher's own chats stay the same, the rest of the database grows.
+      searchChats: 100,
+      searchSmall: 20_000,
+      searchBig: 100_000,
     }
   : {
       big: 1_000_000,
@@ -46,6 +50,9 @@ const size = quick
       rounds: 2000,
       serverRounds: 300,
       warmup: 100,
+      searchChats: 100,
+      searchSmall: 100_000,
+      searchBig: 1_000_000,
     };
 const RATIO_TARGET = 1.2;
 
@@ -211,6 +218,9 @@ async function run(
   await sql`select set_config('microchatter.send_rate_per_minute', '0', false)`;
   figures.push(ratio('send with the shared rate limit ÷ without', limited, limitedServer));
 
+  figures.push(...(await changes(sql, mid)));
+  figures.push(...(await search(sql)));
+
   const p50s = (points: [number, Timing | undefined][]): Point[] =>
     points.map(([x, timing]) => ({ x, y: timing?.p50 ?? Number.NaN }));
   const series: Series = {
@@ -230,6 +240,79 @@ async function run(
     ]),
   };
   return { figures, series };
+}
+
+/**
+ * Editing and reacting against sending, in the same conversation, interleaved. Each call changes a
+ * message not changed before (a sequence walks through the sender's messages), as people do: an edit
+ * or reaction that changes nothing returns early and would flatter the figure.
+ */
+async function changes(sql: postgres.Sql, conversationId: string): Promise<Figure[]> {
+  const [sender] = await sql<{ first: number; step: number }[]>`
+    select min(seq)::int as first from chat_private.messages
+    where conversation_id = ${conversationId} and sender = 'sender'`;
+  if (!sender) throw new Error('the sender has no message to edit');
+  await sql`create temporary sequence if not exists bench_edit_target`;
+  await sql`create temporary sequence if not exists bench_react_target`;
+  // The generated chat alternates senders: the sender's messages are every other seq.
+  const edit =
+    `select * from chat.edit_message('sender', ${conversationId}, ${sender.first} + 2 * (nextval('bench_edit_target') - 1), ` +
+    `'Edited by the benchmark, about as long as the line it replaces')`;
+  const react = `select * from chat.react('sender', ${conversationId}, nextval('bench_react_target'), '👍')`;
+  const send = `select * from chat.send_message('sender', conversation_id => ${conversationId}, body => 'Hello from the benchmark')`;
+  const [[edits, reacts, sends], [editsServer, reactsServer, sendsServer]] = await time(sql, [
+    edit,
+    react,
+    send,
+  ]);
+  if (!edits || !reacts || !sends || !editsServer || !reactsServer || !sendsServer)
+    throw new Error('missing edit/react timings');
+  return [
+    ratio('edit ÷ send', [edits, sends], [editsServer, sendsServer], RATIO_TARGET),
+    ratio('react ÷ send', [reacts, sends], [reactsServer, sendsServer], RATIO_TARGET),
+  ];
+}
+
+/**
+ * Search in a database of size.searchSmall messages, then of size.searchBig: 100-message direct chats,
+ * the searcher in size.searchChats of them, a query matching 0.1% of all messages. The earlier cases'
+ * data is truncated first, so the database holds exactly these messages.
+ */
+async function search(sql: postgres.Sql): Promise<Figure[]> {
+  const perChat = 100;
+  await sql`truncate chat_private.conversations, chat_private.users cascade`;
+  const chats = (owner: string, chats: number) =>
+    createDirectChats(sql, { owner, peerPrefix: `${owner}_peer_`, chats, messagesPerChat: perChat });
+  const query = `select * from chat.search_messages('searcher', 'k417')`;
+  const timeAt = async (messages: number): Promise<[Timing, Timing]> => {
+    await seconds(`vacuum analyze @${short(messages)} messages`, () => sql`vacuum analyze`);
+    const [[client], [server]] = await time(sql, [query]);
+    if (!client || !server) throw new Error('missing search timings');
+    return [client, server];
+  };
+
+  await seconds(`search database of ${short(size.searchSmall)} messages`, async () => {
+    await chats('searcher', size.searchChats);
+    await chats('crowd_a', size.searchSmall / perChat - size.searchChats);
+  });
+  const [found] = await sql<
+    { n: number }[]
+  >`select count(*)::int as n from chat.search_messages('searcher', 'k417', "limit" => 100)`;
+  console.log(`  the query finds ${found?.n} of the searcher's messages`);
+  const [small, smallServer] = await timeAt(size.searchSmall);
+  await seconds(`grown to ${short(size.searchBig)} messages`, () =>
+    chats('crowd_b', (size.searchBig - size.searchSmall) / perChat),
+  );
+  const [big, bigServer] = await timeAt(size.searchBig);
+  return [
+    absolute(`search @${short(size.searchBig)} messages p50`, big, bigServer, 20),
+    ratio(
+      `search @${short(size.searchBig)} ÷ @${short(size.searchSmall)} messages`,
+      [big, small],
+      [bigServer, smallServer],
+      3,
+    ),
+  ];
 }
 
 /** A figure in the suite's schema (bench/lib/result.ts): a ratio of p50s, or a p50 in ms. */

@@ -64,12 +64,21 @@ async function generate(sql: postgres.TransactionSql, spec: DirectChats): Promis
              conv.last_activity_at
       from conv, unnest(conv.members) with ordinality as member(user_id, k)
     ),
+    -- Each message names one of 1000 topics, so a search for one topic ('k417') matches 0.1% of them.
+    -- The search vector is what chat_private.search_vector makes of the body (in the default 'simple'
+    -- configuration) but built from a constant part and the two words that vary, without their
+    -- positions: to_tsvector on every row would take 8 times as long.
+    words as (
+      select to_tsvector('simple', 'Benchmark message, about as long as a short chat line usually is, topic.') as fixed
+    ),
     new_messages as (
-      insert into chat_private.messages (conversation_id, seq, sender, body, sent_at)
+      insert into chat_private.messages (conversation_id, seq, sender, body, sent_at, search)
       select conv.conversation_id, j, conv.members[2 - j % 2],
-             'Benchmark message ' || j || ', about as long as a short chat line usually is.',
-             conv.created_at + j * clock.step
-      from conv, clock, generate_series(1, ${n}::int) j
+             'Benchmark message ' || j || ', about as long as a short chat line usually is, topic ' || topic || '.',
+             conv.created_at + j * clock.step,
+             words.fixed || array_to_tsvector(array[j::text, topic])
+      from conv, clock, words, generate_series(1, ${n}::int) j,
+           lateral (select 'k' || (conv.conversation_id * 37 + j) % 1000 as topic) t
       order by conv.conversation_id, j
     )
     select conversation_id from conv order by conversation_id`;

@@ -32,7 +32,7 @@ begin
 
   update chat_private.messages msg
   set body = edit_message.body, edited_at = now(),
-      search = chat_private.search_vector(msg.conversation_id, edit_message.body)
+      search = chat_private.search_vector(edit_message.body)
   where msg.conversation_id = edit_message.conversation_id and msg.seq = edit_message.seq
   returning * into v_message;
   return chat_private.message_row(v_message);

@@ -15,7 +15,7 @@ as $$
 declare
   v_config regconfig := chat_private.search_config();
   v_query tsquery;
-  v_conversations tsquery;
+  v_conversations bigint[];
 begin
   actor := chat_private.nfc(actor);
   if "limit" is null or "limit" not between 1 and 100 then
@@ -32,16 +32,13 @@ begin
   if numnode(v_query) = 0 then
     return; -- nothing to look for: only punctuation, or only stop words of the configuration
   end if;
-  -- The searcher's conversations as lexemes of the index (chat_private.search_vector), unless there are
-  -- so many that reading their posting lists costs more than checking the matches against memberships.
-  select string_agg(quote_literal('#' || m.conversation_id), ' | ')::tsquery into v_conversations
-  from (
-    select m.conversation_id from chat_private.memberships m
-    where m.user_id = actor
-      and (search_messages.conversation_id is null or m.conversation_id = search_messages.conversation_id)
-    limit 501
-  ) m
-  having count(*) <= 500;
+  -- The conversations to look in, given to the planner as a list: it then intersects the word's entries
+  -- in the GIN index with the searcher's messages in the primary key (a BitmapAnd) and reads only the
+  -- rows in both, so the cost follows the searcher's own history, not the size of the database.
+  select coalesce(array_agg(m.conversation_id), '{}') into v_conversations
+  from chat_private.memberships m
+  where m.user_id = actor
+    and (search_messages.conversation_id is null or m.conversation_id = search_messages.conversation_id);
 
   -- Planned for these values each time: a generic plan cannot tell a rare word from a common one.
   return query execute $sql$
@@ -53,17 +50,17 @@ begin
       from chat_private.messages msg
       join chat_private.memberships m on m.conversation_id = msg.conversation_id and m.user_id = $3
       join chat_private.conversations c on c.conversation_id = msg.conversation_id
-      where msg.search @@ ($2 && coalesce($4, $2))
-        and ($5::bigint is null or msg.conversation_id = $5)
-        and ($6::bigint is null or msg.message_id < $6)
+      where msg.search @@ $2
+        and msg.conversation_id = any($4)
+        and ($5::bigint is null or msg.message_id < $5)
         and msg.seq > m.cleared_seq
         and msg.seq <= coalesce(m.left_seq, c.last_seq)
         and msg.deleted_at is null
       order by msg.message_id desc
-      limit $7
+      limit $6
     ) found
     order by found.message_id desc
-  $sql$ using v_config, v_query, actor, v_conversations, search_messages.conversation_id, before, "limit";
+  $sql$ using v_config, v_query, actor, v_conversations, before, "limit";
 end
 $$;
 comment on function chat.search_messages(text, text, bigint, bigint, integer) is

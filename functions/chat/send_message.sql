@@ -63,7 +63,7 @@ begin
   insert into chat_private.messages (conversation_id, seq, sender, body, client_id, reply_to_seq, attachments, search)
   values (v_conversation_id, v_conversation.last_seq, actor, send_message.body, send_message.client_id, reply_to_seq,
           chat_private.attach(actor, attachments, v_conversation_id, v_conversation.last_seq),
-          chat_private.search_vector(v_conversation_id, send_message.body))
+          chat_private.search_vector(send_message.body))
   returning * into v_message;
 
   -- Every current member sees new activity (a deleted chat comes back); the sender has read it.

@@ -105,10 +105,10 @@ end
 $$;
 
 -- Full-text search. The configuration is microchatter.search_config ('simple' by default: no stemming
--- and no stop words, so every language is found word for word). A message's vector also holds the
--- lexeme '#<conversation_id>', which no query can produce (the parser drops '#'): search_messages ANDs
--- the searcher's conversations into the query, so the GIN index itself keeps to them and the cost
--- follows the searcher's own history, not the size of the database.
+-- and no stop words, so every language is found word for word). Vectors are written with the setting
+-- in force at the time; after changing it, a DBA re-indexes with
+--   update chat_private.messages set search = chat_private.search_vector(body)
+--   where deleted_at is null;
 create or replace function chat_private.search_config()
 returns regconfig
 language sql
@@ -117,10 +117,10 @@ as $$
   select coalesce(nullif(current_setting('microchatter.search_config', true), ''), 'simple')::regconfig
 $$;
 
-create or replace function chat_private.search_vector(conversation_id bigint, body text)
+create or replace function chat_private.search_vector(body text)
 returns tsvector
 language sql
 stable
 as $$
-  select to_tsvector(chat_private.search_config(), body) || array_to_tsvector(array['#' || conversation_id])
+  select to_tsvector(chat_private.search_config(), body)
 $$;
