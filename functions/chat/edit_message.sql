@@ -21,7 +21,8 @@ begin
       message = format('a message may be edited for %s seconds after it was sent', v_window);
   end if;
   edit_message.body := chat_private.checked_body(edit_message.body, jsonb_array_length(v_message.attachments) > 0);
-  perform chat_private.require_not_blocked(chat_private.conversation(edit_message.conversation_id, false), actor);
+  perform chat_private.require_not_blocked(chat_private.conversation(edit_message.conversation_id, false),
+    chat_private.require_user(actor));
   if edit_message.body = v_message.body then
     return chat_private.message_row(v_message);
   end if;

@@ -14,7 +14,8 @@ begin
   emoji := chat_private.checked_emoji(emoji);
   v_message := chat_private.message_to_change(actor, react.conversation_id, react.seq);
   perform chat_private.require_not_deleted(v_message);
-  perform chat_private.require_not_blocked(chat_private.conversation(react.conversation_id, false), actor);
+  perform chat_private.require_not_blocked(chat_private.conversation(react.conversation_id, false),
+    chat_private.require_user(actor));
   v_reactions := chat_private.with_reaction(v_message.reactions, emoji, actor,
     chat_private.setting('max_reactions_per_message', 50));
   if v_reactions = v_message.reactions then

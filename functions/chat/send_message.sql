@@ -17,6 +17,7 @@ as $$
 declare
   v_conversation_id bigint := send_message.conversation_id;
   v_conversation chat_private.conversations;
+  v_sender chat_private.users;
   v_membership chat_private.memberships;
   v_message chat_private.messages;
   v_answered chat_private.messages;
@@ -30,14 +31,14 @@ begin
   if (recipient is null) = (v_conversation_id is null) then
     raise exception using errcode = 'MCARG', message = 'give either recipient or conversation_id';
   end if;
-  perform chat_private.require_user(actor);
+  v_sender := chat_private.require_user(actor);
   if recipient is not null then
     v_conversation_id := chat_private.direct_conversation(actor, recipient);
   end if;
 
   v_conversation := chat_private.conversation(v_conversation_id, true);
   v_membership := chat_private.membership(actor, v_conversation_id, true);
-  perform chat_private.require_not_blocked(v_conversation, actor);
+  perform chat_private.require_not_blocked(v_conversation, v_sender);
 
   -- A retry with the same client_id returns the message it already created.
   if send_message.client_id is not null then
@@ -62,7 +63,8 @@ begin
 
   insert into chat_private.messages (conversation_id, seq, sender, body, client_id, reply_to_seq, attachments, search)
   values (v_conversation_id, v_conversation.last_seq, actor, send_message.body, send_message.client_id, reply_to_seq,
-          chat_private.attach(actor, attachments, v_conversation_id, v_conversation.last_seq),
+          case when cardinality(attachments) > 0
+            then chat_private.attach(actor, attachments, v_conversation_id, v_conversation.last_seq) else '[]' end,
           chat_private.search_vector(send_message.body))
   returning * into v_message;
 

@@ -24,7 +24,8 @@ end
 $$;
 
 -- In a direct chat, either side's block stops the other from writing to it (sending, editing, reacting).
-create or replace function chat_private.require_not_blocked(c chat_private.conversations, actor text)
+-- Takes the writer's user row, which a sender has fetched already.
+create or replace function chat_private.require_not_blocked(c chat_private.conversations, writer chat_private.users)
 returns void
 language plpgsql
 stable
@@ -35,11 +36,11 @@ begin
   if c.kind <> 'direct' then
     return;
   end if;
-  v_peer := chat_private.require_user(chat_private.peer(c, actor));
-  if actor = any(v_peer.blocked) then
+  v_peer := chat_private.require_user(chat_private.peer(c, writer.user_id));
+  if writer.user_id = any(v_peer.blocked) then
     raise exception using errcode = 'MCBLK', message = format('%s does not accept messages from you', v_peer.user_id);
   end if;
-  if v_peer.user_id = any((chat_private.require_user(actor)).blocked) then
+  if v_peer.user_id = any(writer.blocked) then
     raise exception using errcode = 'MCBLK', message = format('you have blocked %s; unblock them to send', v_peer.user_id);
   end if;
 end
