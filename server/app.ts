@@ -4,6 +4,7 @@
  */
 import { type Context, Hono } from 'hono';
 import { cors } from 'hono/cors';
+import { attachmentRoutes } from './attachments.ts';
 import type { Auth, Principal } from './auth.ts';
 import { authRoutes } from './auth-routes.ts';
 import { limitBodies } from './body-limit.ts';
@@ -26,6 +27,8 @@ export interface AppOptions {
   auth: Auth;
   /** Largest request body in bytes, whatever Content-Length claims. */
   bodyLimit: number;
+  /** Largest attachment upload in bytes (POST /attachments streams, the body limit is not its); default 10 MiB. */
+  attachmentLimit?: number;
   /** Origins whose pages may call the API from the browser, with credentials; none: no CORS. */
   corsOrigins?: string[];
   /** Event streams (GET /events); absent: no streams (in-process tests of the RPC layer). */
@@ -89,13 +92,11 @@ export function createApp(options: AppOptions): Hono {
     );
   }
   // Only requests with bodies: the check reads the raw request, which costs every GET a Request object.
-  app.on(
-    'POST',
-    '*',
-    limitBodies(options.bodyLimit, (c) =>
-      errorResponse(c, new ApiError('MCTOO', `request bodies are limited to ${options.bodyLimit} bytes`)),
-    ),
+  // Uploads are streamed to the database under their own limit (server/attachments.ts).
+  const limitJsonBodies = limitBodies(options.bodyLimit, (c) =>
+    errorResponse(c, new ApiError('MCTOO', `request bodies are limited to ${options.bodyLimit} bytes`)),
   );
+  app.on('POST', '*', (c, next) => (c.req.path === '/attachments' ? next() : limitJsonBodies(c, next)));
 
   // For load balancers and orchestrators: healthy means this process can reach its database.
   app.get('/healthz', async (c) => {
@@ -129,6 +130,18 @@ export function createApp(options: AppOptions): Hono {
     return principal;
   };
 
+  const userIdOf = async (c: Context): Promise<string> => {
+    const principal = await principalOf(c);
+    if (principal.kind !== 'user') {
+      throw new ApiError(
+        'MCUSR',
+        "the admin token acts on /admin/rpc only; call /rpc with a user's credentials",
+      );
+    }
+    return principal.userId;
+  };
+  app.route('/', attachmentRoutes({ sql, userIdOf, limit: options.attachmentLimit ?? 10_485_760 }));
+
   if (options.realtime) {
     const { hub, relay, accepting } = options.realtime;
     const maxStreamsPerUser = options.maxStreamsPerUser ?? 20;
@@ -143,20 +156,14 @@ export function createApp(options: AppOptions): Hono {
   };
 
   const userFunction = async (c: Context) => {
-    const principal = await principalOf(c);
-    if (principal.kind !== 'user') {
-      throw new ApiError(
-        'MCUSR',
-        "the admin token acts on /admin/rpc only; call /rpc with a user's credentials",
-      );
-    }
+    const actor = await userIdOf(c);
     const fn = catalog.find('chat', c.req.param('name') ?? '');
     if (!fn) throw new ApiError('MCNFD', `no function ${c.req.param('name')}`);
     if (c.req.method === 'GET') {
       if (!fn.readOnly) throw new ApiError('MCMTH', `${fn.name} changes data: use POST`);
-      return respond(c, fn, principal.userId, fromQueryString(fn, new URL(c.req.url).searchParams));
+      return respond(c, fn, actor, fromQueryString(fn, new URL(c.req.url).searchParams));
     }
-    return respond(c, fn, principal.userId, await readArguments(c));
+    return respond(c, fn, actor, await readArguments(c));
   };
   app.get('/rpc/:name', userFunction);
   app.post('/rpc/:name', userFunction);

@@ -1,5 +1,6 @@
 /** `npm start`: configuration → database → migrations → HTTP server, and a clean shutdown on signals. */
 import { createApp } from './app.ts';
+import { pruneAttachmentsHourly } from './attachments.ts';
 import { createAuth } from './auth.ts';
 import { loadCatalog } from './catalog.ts';
 import { loadConfig } from './config.ts';
@@ -52,11 +53,13 @@ async function main(): Promise<void> {
     catalog: await loadCatalog(sql),
     auth,
     bodyLimit: config.bodyLimit,
+    attachmentLimit: config.attachmentLimit,
     corsOrigins: config.corsOrigins,
     realtime,
     maxStreamsPerUser: config.maxStreamsPerUser,
   });
   const server = await startHttpServer(app, config);
+  pruneAttachmentsHourly(sql);
   const database = embedded ? `embedded at ${config.dataDir}` : 'external';
   log.info({ url: server.url, version }, `Microchatter listening on ${server.url} (database: ${database})`);
 
