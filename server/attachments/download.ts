@@ -102,15 +102,26 @@ export function attachmentStream(
   let chunk = range ? Math.floor(start / CHUNK_BYTES) : 0;
   const lastChunk = range ? Math.floor(end / CHUNK_BYTES) : attachment.chunks - 1;
   let offset = chunk * CHUNK_BYTES;
+  // As base64 text: the driver's bytea parsing goes through a hex string twice the size.
+  const read = (index: number) =>
+    sentWithin(
+      sql<
+        { data: string | null }[]
+      >`select encode(chat_server.read_attachment_chunk(${id}::uuid, ${index}::integer), 'base64') as data`,
+    ).then(
+      ([row]) => (row?.data == null ? undefined : Buffer.from(row.data, 'base64')),
+      (error: unknown) => error as Error,
+    );
+  // The next chunk is asked for while this one goes out, so the database and the socket work at once.
+  let next: ReturnType<typeof read> | undefined;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      // As base64 text: the driver's bytea parsing goes through a hex string twice the size.
-      const [row] = await sentWithin(
-        sql<
-          { data: string | null }[]
-        >`select encode(chat_server.read_attachment_chunk(${id}::uuid, ${chunk}::integer), 'base64') as data`,
-      );
-      const data = row?.data == null ? undefined : Buffer.from(row.data, 'base64');
+      const data = await (next ?? read(chunk));
+      next = chunk < lastChunk ? read(chunk + 1) : undefined;
+      if (data instanceof Error) {
+        controller.error(data);
+        return;
+      }
       const isLast = chunk === lastChunk;
       if (!data || (!isLast && range && data.length !== CHUNK_BYTES)) {
         // Gone since the answer began (the message was deleted), or not laid out as expected.
@@ -126,6 +137,10 @@ export function attachmentStream(
         if (offset - 1 < end) controller.error(new Error(`attachment ${id}: fewer bytes than its size`));
         else controller.close();
       }
+    },
+    cancel() {
+      // The client went away: a chunk already asked for is dropped when it comes.
+      next = undefined;
     },
   });
 }

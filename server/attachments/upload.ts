@@ -13,6 +13,9 @@ import { requestInfo } from '../request-log.ts';
 /** Bytes per stored chunk: large enough that a round trip per chunk costs little, small to hold. */
 export const CHUNK_BYTES = 256 * 1024;
 
+/** Two appends at once keep both the database and this process busy (each holds a chunk). */
+const APPENDS_IN_FLIGHT = 2;
+
 /** Beyond this many refused bytes a body is not read to its end: the connection closes instead. */
 const DISCARD_BUDGET = 8 * 1024 * 1024;
 
@@ -73,8 +76,8 @@ async function discardRest(c: Context, reader: ReadableStreamDefaultReader<Uint8
 }
 
 /**
- * Stores the request body as a new attachment of `uploader` and returns it. One append in flight while
- * the next chunk is read, so the network and the database work at the same time; a failure (limit,
+ * Stores the request body as a new attachment of `uploader` and returns it. Appends are in flight while
+ * the next chunks are read, so the network and the database work at the same time; a failure (limit,
  * client gone, database) abandons the upload, whose rows prune_attachments would otherwise remove.
  *
  * Chunks travel as base64 text, decoded by PostgreSQL: the driver sends a bytea parameter as hex,
@@ -96,22 +99,26 @@ export async function storeUpload(
   if (!begun) throw new Error('begin_attachment returned no row');
   const id = begun.id;
   let failure: unknown;
-  let writing: Promise<void> = Promise.resolve();
+  // Appends on their way, oldest first: at most APPENDS_IN_FLIGHT, on as many pooled connections.
+  const inFlight: Promise<void>[] = [];
+  const writing = () => Promise.all(inFlight);
   let chunk = 0;
   const append = async (data: Buffer) => {
     // Encoded now, so the staging buffer may be refilled while the append is on its way.
     const encoded = data.toString('base64');
-    await writing;
+    if (inFlight.length >= APPENDS_IN_FLIGHT) await inFlight.shift();
     if (failure) throw failure;
     const index = chunk++;
     // Caught here and rethrown at the next append or the end, so a rejection never goes unheard.
-    writing = sentWithin(
-      sql`select chat_server.append_attachment_chunk(${id}::uuid, ${index}::integer, decode(${encoded}, 'base64'))`,
-    ).then(
-      () => undefined,
-      (error: unknown) => {
-        failure ??= error;
-      },
+    inFlight.push(
+      sentWithin(
+        sql`select chat_server.append_attachment_chunk(${id}::uuid, ${index}::integer, decode(${encoded}, 'base64'))`,
+      ).then(
+        () => undefined,
+        (error: unknown) => {
+          failure ??= error;
+        },
+      ),
     );
   };
 
@@ -140,7 +147,7 @@ export async function storeUpload(
       }
     }
     if (staged > 0) await append(staging.subarray(0, staged));
-    await writing;
+    await writing();
     if (failure) throw failure;
     // An empty body is refused here (MCAEM), leaving the upload unfinished for the abandon below.
     const [finished] = await sentWithin(
@@ -151,7 +158,7 @@ export async function storeUpload(
     if (!finished) throw new Error('finish_attachment returned no row');
     return finished.attachment;
   } catch (error) {
-    await writing;
+    await writing();
     await sentWithin(sql`select chat_server.abandon_attachment(${id}::uuid)`).catch((reason: unknown) =>
       requestInfo(c).log.warn({ reason: (reason as Error).message }, 'abandoning an upload failed'),
     );

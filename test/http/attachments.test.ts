@@ -153,7 +153,7 @@ test('a chunked upload (no Content-Length) is stored byte-exact, whatever the pi
  * blocks to the system at once. RSS without the collection is printed beside.
  */
 const MEASURABLE =
-  "--expose-gc --import=data:text/javascript,process.on('SIGUSR2',()=>{globalThis.gc();console.log('collected')})";
+  "--max-semi-space-size=8 --expose-gc --import=data:text/javascript,process.on('SIGUSR2',()=>{globalThis.gc();console.log('collected')})";
 
 /** The baseline is taken after a first transfer of the same size; three more must not grow RSS by 2× the file. */
 test('5 MiB uploads and downloads round-trip byte-exact while server RSS grows by less than 2× the file', async () => {
