@@ -8,6 +8,10 @@
  * 2. Hono layer: a no-database route on Hono, served by server/http-server.ts ÷ the same answer from
  *    raw node:http, at 50 connections. Target ≥ 0.8. `GET /healthz` of the real server (one `select 1`)
  *    is reported beside it for information.
+ * 3. Attachments: round trips/s of a 10 MiB file (`POST /attachments`, then `GET /attachments/<id>`,
+ *    one connection) ÷ the same through a raw node:http server streaming to and from a file on disk
+ *    (bench/lib/raw-files.ts). Target ≥ 0.3. Driven from this process (the generator speaks JSON
+ *    bodies), which is idle otherwise: both sides pay the same client.
  *
  * Everything runs as separate processes on a throw-away database (bench/lib/database.ts): the real
  * server (server/main.ts), the hello servers, and one load generator (bench/lib/load-generator.ts)
@@ -20,10 +24,12 @@
  * Writes bench/results/http-<date>.json (with `--out FILE`, also the figures in the suite's schema,
  * bench/lib/result.ts, for `npm run bench`). Exit code 1 only when the benchmark itself failed.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
+import { Pool } from 'undici';
 import { type CpuUse, cpuMeter, postgresProcesses } from './lib/cpu.ts';
 import { type BenchDatabase, openBenchDatabase } from './lib/database.ts';
 import { createDirectChats } from './lib/generate.ts';
@@ -41,7 +47,7 @@ import {
   startBenchServer,
   startHelloServer,
 } from './lib/microchatter-server.ts';
-import { ROOT } from './lib/processes.ts';
+import { ROOT, spawnNode } from './lib/processes.ts';
 import { type ProfileSummary, profileLines, summarizeProfileDir } from './lib/profile.ts';
 import {
   describeMachine,
@@ -57,14 +63,31 @@ const quick = process.argv.includes('--quick');
 const profiling = process.argv.includes('--profile');
 const plan = quick
   ? // Short enough that `npm run bench -- --quick`, all parts together, stays under a minute.
-    { warmupMs: 200, durationMs: 500, reps: 1, concurrencies: [1, 10, 50], helloConnections: 50 }
-  : { warmupMs: 1000, durationMs: 3000, reps: 3, concurrencies: [1, 10, 50], helloConnections: 50 };
+    {
+      warmupMs: 200,
+      durationMs: 500,
+      reps: 1,
+      concurrencies: [1, 10, 50],
+      helloConnections: 50,
+      transfers: 2,
+    }
+  : {
+      warmupMs: 1000,
+      durationMs: 3000,
+      reps: 3,
+      concurrencies: [1, 10, 50],
+      helloConnections: 50,
+      transfers: 6,
+    };
 const TARGET = 0.8;
 /** Concurrencies the target applies to; 1 connection is printed for reference. */
 const TARGET_FROM = 10;
 const SENDERS = 50;
 const CHATS_PER_SENDER = 20;
 const BODY = 'Hello from the HTTP benchmark, about as long as a short chat line.';
+/** The attachment figure's file size, and its target (÷ the raw disk server). */
+const ATTACHMENT_MIB = 10;
+const ATTACHMENT_TARGET = 0.3;
 /**
  * Exactly the statement server/rpc.ts builds for `POST /rpc/send_message {conversation_id, body}`, so
  * both sides run the same SQL: only HTTP, JSON, authentication and the server's Node work differ.
@@ -79,7 +102,17 @@ const scenarioName: Record<Scenario, string> = {
 };
 /** Connections in the server's pool (server/db.ts's default, which server/main.ts uses). */
 const SERVER_POOL = 10;
-type Side = 'http' | 'sql' | 'sql-unprepared' | 'sql-pool' | 'sql-no-notify' | 'hono' | 'raw' | 'healthz';
+type Side =
+  | 'http'
+  | 'sql'
+  | 'sql-unprepared'
+  | 'sql-pool'
+  | 'sql-no-notify'
+  | 'hono'
+  | 'raw'
+  | 'healthz'
+  | 'attachments'
+  | 'raw-files';
 const sideName: Record<Side, string> = {
   http: 'HTTP',
   sql: 'SQL',
@@ -89,7 +122,12 @@ const sideName: Record<Side, string> = {
   hono: 'Hono',
   raw: 'raw node:http',
   healthz: '/healthz',
+  attachments: 'Microchatter attachments',
+  'raw-files': 'raw node:http to disk',
 };
+/** What one call of a side is, for the figures' baselines. */
+const unitOf = (side: Side): string =>
+  side === 'http' ? 'sends/s' : side === 'attachments' ? `${ATTACHMENT_MIB} MiB round trips/s` : 'req/s';
 
 interface Run {
   figure: string;
@@ -278,7 +316,7 @@ function printFigure(figure: Figure): void {
 /** A figure in the suite's schema (bench/lib/result.ts); the other baselines go into the note. */
 function normalize(figure: Figure): NormalFigure {
   const { numerator: a, denominator: b } = figure;
-  const unit = a.side === 'http' ? 'sends/s' : 'req/s';
+  const unit = unitOf(a.side);
   const note = [
     `${sideName[a.side]} ${rate(a.perSecond)} vs ${sideName[b.side]} ${rate(b.perSecond)}`,
     ...(figure.pairs.length > 1 ? [`pairs ${figure.pairs.map((x) => x.toFixed(2)).join(' ')}`] : []),
@@ -558,6 +596,108 @@ async function helloFigures(ctx: Context, hono: HelloServer, raw: HelloServer): 
   ];
 }
 
+const percentile = (sorted: number[], q: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+
+/**
+ * `plan.transfers` round trips of `file` to `origin` one after the other on one keep-alive connection,
+ * after one untimed: upload, then download read to its end and counted.
+ */
+async function measureTransfers(
+  ctx: Context,
+  figure: string,
+  side: Side,
+  rep: number,
+  origin: string,
+  file: Buffer,
+  token?: string,
+): Promise<void> {
+  const pool = new Pool(origin, { connections: 1, pipelining: 1 });
+  const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  const roundTrip = async () => {
+    const up = await pool.request({
+      method: 'POST',
+      path: '/attachments?name=bench.bin',
+      headers: { ...auth, 'content-type': 'application/octet-stream' },
+      body: file,
+    });
+    const text = await up.body.text();
+    if (up.statusCode !== 201)
+      throw new Error(`${sideName[side]}: upload answered ${up.statusCode}: ${text}`);
+    const { attachment_id: id } = JSON.parse(text) as { attachment_id: string };
+    const down = await pool.request({ method: 'GET', path: `/attachments/${id}`, headers: auth });
+    let bytes = 0;
+    for await (const chunk of down.body) bytes += (chunk as Buffer).length;
+    if (down.statusCode !== 200 || bytes !== file.length) {
+      throw new Error(`${sideName[side]}: download answered ${down.statusCode} with ${bytes} bytes`);
+    }
+  };
+  try {
+    await roundTrip();
+    const meter = cpuMeter(ctx.groups);
+    const latencies: number[] = [];
+    const cpuAtOpen = process.cpuUsage();
+    meter.open();
+    const opened = performance.now();
+    for (let i = 0; i < plan.transfers; i++) {
+      const start = performance.now();
+      await roundTrip();
+      latencies.push(performance.now() - start);
+    }
+    const seconds = (performance.now() - opened) / 1000;
+    meter.close();
+    const cpu = process.cpuUsage(cpuAtOpen);
+    const sorted = [...latencies].sort((a, b) => a - b);
+    const result: LoadResult = {
+      concurrency: 1,
+      completed: latencies.length,
+      seconds,
+      perSecond: latencies.length / seconds,
+      latency: {
+        p50: percentile(sorted, 0.5),
+        p90: percentile(sorted, 0.9),
+        p99: percentile(sorted, 0.99),
+        mean: latencies.reduce((sum, x) => sum + x, 0) / latencies.length,
+        max: sorted[sorted.length - 1] ?? Number.NaN,
+      },
+      generatorCpuMs: (cpu.user + cpu.system) / 1000,
+    };
+    const run: Run = { figure, side, rep, result, cpu: meter.result() };
+    ctx.runs.push(run);
+    const mbps = (file.length * 2 * result.perSecond) / 2 ** 20;
+    console.log(
+      `  ${figure} · ${sideName[side]} #${rep + 1}: ${result.perSecond.toFixed(2)}/s, ${mbps.toFixed(0)} MiB/s ` +
+        `up and down (p50 ${ms(result.latency.p50)})`,
+    );
+  } finally {
+    await pool.close();
+  }
+}
+
+async function attachmentFigure(ctx: Context, rawFiles: HelloServer): Promise<Figure> {
+  const name = `attachments, ${ATTACHMENT_MIB} MiB upload + download, 1 connection`;
+  const file = randomBytes(ATTACHMENT_MIB * 2 ** 20);
+  console.log(`attachments: ${plan.reps} round(s) of ${plan.transfers} round trips per side`);
+  const origins: Partial<Record<Side, [string, string | undefined]>> = {
+    attachments: [ctx.server.url, ctx.tokens[0]],
+    'raw-files': [rawFiles.url, undefined],
+  };
+  for (let rep = 0; rep < plan.reps; rep++) {
+    for (const side of rotate<Side>(['attachments', 'raw-files'], rep)) {
+      const [origin, token] = origins[side] ?? ['', undefined];
+      await measureTransfers(ctx, name, side, rep, origin, file, token);
+    }
+  }
+  const runs = ctx.runs.filter((run) => run.figure === name);
+  return makeFigure(
+    `${name}: Microchatter ÷ raw node:http to disk`,
+    runs,
+    'attachments',
+    'raw-files',
+    ATTACHMENT_TARGET,
+  );
+}
+
 async function writeResults(data: Record<string, unknown>): Promise<string> {
   const dir = path.join(ROOT, 'bench', 'results');
   await mkdir(dir, { recursive: true });
@@ -606,6 +746,16 @@ async function main(): Promise<number> {
     });
     const tokens = await Promise.all(chats.senders.map((sender) => server?.tokenFor(sender) ?? ''));
     hellos.push(await startHelloServer('hono'), await startHelloServer('raw'));
+    const rawFilesChild = await spawnNode(path.join(ROOT, 'bench/lib/raw-files.ts'), [], {
+      name: 'raw file server',
+      ready: /listening on (\S+)/,
+    });
+    const rawFiles: HelloServer = {
+      url: rawFilesChild.ready[1] ?? '',
+      pid: rawFilesChild.process.pid ?? 0,
+      stop: () => rawFilesChild.stop(),
+    };
+    hellos.push(rawFiles);
     const [hono, raw] = hellos as [HelloServer, HelloServer];
     generator = startLoadGenerator();
 
@@ -623,6 +773,7 @@ async function main(): Promise<number> {
       groups: {
         server: () => [serverPid],
         'hello servers': () => [hono.pid, raw.pid],
+        'file server': () => [rawFiles.pid],
         postgres: postgresPids,
         generator: () => [generatorPid],
       },
@@ -630,7 +781,11 @@ async function main(): Promise<number> {
       waits: waitSampler(setup),
     };
 
-    const figures = [...(await sendFigures(ctx)), ...(await helloFigures(ctx, hono, raw))];
+    const figures = [
+      ...(await sendFigures(ctx)),
+      ...(await helloFigures(ctx, hono, raw)),
+      await attachmentFigure(ctx, rawFiles),
+    ];
     const [messages] = await setup<{ n: string }[]>`select count(*) as n from chat_private.messages`;
 
     let functions: FunctionStat[] = [];
