@@ -224,6 +224,8 @@ test('GET /openapi.json describes every function, and /docs renders it', async (
     'conversation_id',
     'body',
     'client_id',
+    'reply_to_seq',
+    'attachments',
   ]);
   assert.ok(doc.paths['/rpc/list_messages']?.get, 'read-only functions are also GET');
   assert.not.ok(doc.paths['/rpc/send_message']?.get);
