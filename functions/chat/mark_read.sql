@@ -16,7 +16,8 @@ begin
     raise exception using errcode = 'MCARG', message = 'seq must not be negative';
   end if;
   update chat_private.memberships m
-  set read_seq = greatest(m.read_seq, least(coalesce(mark_read.seq, v_visible), v_visible))
+  set read_seq = greatest(m.read_seq, least(coalesce(mark_read.seq, v_visible), v_visible)),
+      read_at = case when least(coalesce(mark_read.seq, v_visible), v_visible) > m.read_seq then now() else m.read_at end
   where m.conversation_id = mark_read.conversation_id and m.user_id = actor
   returning * into v_membership;
   return chat_private.conversation_row(v_conversation, v_membership);

@@ -72,7 +72,8 @@ begin
   update chat_private.memberships m
   set last_activity_at = v_conversation.last_activity_at,
       hidden = false,
-      read_seq = case when m.user_id = actor then v_message.seq else m.read_seq end
+      read_seq = case when m.user_id = actor then v_message.seq else m.read_seq end,
+      read_at = case when m.user_id = actor then v_message.sent_at else m.read_at end
   where m.conversation_id = v_conversation_id and m.left_seq is null;
 
   return chat_private.message_row(v_message);

@@ -70,6 +70,8 @@ create type chat.user_profile as (
   display_name text,
   has_password boolean,
   created_at timestamptz,
-  updated_at timestamptz
+  updated_at timestamptz,
+  share_read_receipts boolean,
+  share_presence boolean
 );
 comment on type chat.user_profile is 'A user as mirrored from the site: the site''s user id and a display name.';

@@ -83,8 +83,9 @@ end
 $$;
 
 -- A member's own state changed: deleted the chat (tells their devices), or read it (tells their devices
--- and the other members, for read receipts). Sending moves the sender's read position to their own
--- message: message.created already says so.
+-- and the other members who may see receipts: chat_private.receipt_audience, computed before emit
+-- takes the event lock). Sending moves the sender's read position to their own message:
+-- message.created already says so.
 create or replace function chat_private.membership_event()
 returns trigger
 language plpgsql
@@ -101,11 +102,9 @@ begin
   ) then
     perform chat_private.emit(
       'conversation.read',
-      case when new.left_seq is null
-        then (select c.members from chat_private.conversations c where c.conversation_id = new.conversation_id)
-        else array[new.user_id]
-      end,
-      jsonb_build_object('conversation_id', new.conversation_id, 'user', new.user_id, 'read_seq', new.read_seq)
+      chat_private.receipt_audience(new.conversation_id, new.user_id, new.left_seq is null),
+      jsonb_build_object('conversation_id', new.conversation_id, 'user', new.user_id, 'read_seq', new.read_seq,
+        'read_at', new.read_at)
     );
   end if;
   return null;

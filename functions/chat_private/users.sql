@@ -64,5 +64,6 @@ returns chat.user_profile
 language sql
 immutable
 as $$
-  select u.user_id, u.display_name, u.password_hash is not null, u.created_at, u.updated_at
+  select u.user_id, u.display_name, u.password_hash is not null, u.created_at, u.updated_at,
+         u.share_read_receipts, u.share_presence
 $$;

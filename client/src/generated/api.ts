@@ -113,6 +113,8 @@ export interface UserProfile {
   has_password: boolean | null;
   created_at: string | null;
   updated_at: string | null;
+  share_read_receipts: boolean | null;
+  share_presence: boolean | null;
 }
 
 export interface FoundMessage {
@@ -185,6 +187,21 @@ export interface GetConversationArgs {
 /** What `chat.get_conversation` answers. */
 export type GetConversationResult = Conversation;
 
+/** Arguments of `chat.get_presence`. */
+export interface GetPresenceArgs {
+  users: string[];
+}
+/**
+ * A row of `chat.get_presence`.
+ */
+export interface GetPresenceRow {
+  user: string | null;
+  online: boolean | null;
+  last_seen_at: string | null;
+}
+/** What `chat.get_presence` answers. */
+export type GetPresenceResult = GetPresenceRow[];
+
 /** Arguments of `chat.leave_conversation`. */
 export interface LeaveConversationArgs {
   conversation_id: number;
@@ -221,6 +238,21 @@ export interface ListMessagesArgs {
 }
 /** What `chat.list_messages` answers. */
 export type ListMessagesResult = Message[];
+
+/** Arguments of `chat.list_read_positions`. */
+export interface ListReadPositionsArgs {
+  conversation_id: number;
+}
+/**
+ * A row of `chat.list_read_positions`.
+ */
+export interface ListReadPositionsRow {
+  user: string | null;
+  read_seq: number | null;
+  read_at: string | null;
+}
+/** What `chat.list_read_positions` answers. */
+export type ListReadPositionsResult = ListReadPositionsRow[];
 
 /** Arguments of `chat.mark_read`. */
 export interface MarkReadArgs {
@@ -299,6 +331,14 @@ export interface SetMutedArgs {
 /** What `chat.set_muted` answers. */
 export type SetMutedResult = Conversation;
 
+/** Arguments of `chat.set_typing`. */
+export interface SetTypingArgs {
+  conversation_id: number;
+  typing?: boolean | null;
+}
+/** What `chat.set_typing` answers. */
+export type SetTypingResult = boolean | null;
+
 /** Arguments of `chat.unblock_user`. */
 export interface UnblockUserArgs {
   user: string;
@@ -326,6 +366,14 @@ export interface UnreadCountRow {
 }
 /** What `chat.unread_count` answers. */
 export type UnreadCountResult = UnreadCountRow;
+
+/** Arguments of `chat.update_settings`. */
+export interface UpdateSettingsArgs {
+  share_read_receipts?: boolean | null;
+  share_presence?: boolean | null;
+}
+/** What `chat.update_settings` answers. */
+export type UpdateSettingsResult = UserProfile;
 
 /** Every user function of schema `chat`, as a method: `client.<name>(args)` is `POST /rpc/<name>`. */
 export interface ChatApi {
@@ -376,6 +424,14 @@ export interface ChatApi {
    */
   get_conversation(args: GetConversationArgs, options?: CallOptions): Promise<GetConversationResult>;
   /**
+   * Whether these users (at most 100) are online, and when they were last seen (null while online, or
+   * when they hide it): users you share a conversation with, and yourself; others are left out, not an
+   * error. Someone who does not share presence, who blocked you or whom you blocked is always offline
+   * with no last_seen_at; if you do not share yours, everyone else looks that way to you. Errors:
+   * MCARG, MCLIM, MCUNU.
+   */
+  get_presence(args: GetPresenceArgs, options?: CallOptions): Promise<GetPresenceResult>;
+  /**
    * Leaves a group. You keep the history up to now (until you delete it) and receive nothing later. If
    * you owned the group, its longest-standing admin (else member) becomes owner. A direct chat cannot
    * be left: delete it. Errors: MCNCV, MCNMB, MCKND.
@@ -402,12 +458,20 @@ export interface ChatApi {
    */
   list_messages(args: ListMessagesArgs, options?: CallOptions): Promise<ListMessagesResult>;
   /**
+   * How far each current member has read: read_seq and when they got there (read_at; null if never).
+   * Leaves out members who do not share read receipts and members blocked either way; receipts are
+   * mutual, so if you do not share yours you see only your own. Members only. Errors: MCNCV, MCNMB,
+   * MCUNU.
+   */
+  list_read_positions(args: ListReadPositionsArgs, options?: CallOptions): Promise<ListReadPositionsResult>;
+  /**
    * Marks a conversation read up to seq (default: its latest message). The read position never moves
    * backwards. Returns the conversation with its new unread count. Errors: MCARG, MCNCV, MCNMB.
    */
   mark_read(args: MarkReadArgs, options?: CallOptions): Promise<MarkReadResult>;
   /**
-   * The acting user's profile: site user id, display name, whether a password is set. Errors: MCUNU.
+   * The acting user's profile: site user id, display name, whether a password is set, and the privacy
+   * settings (share_read_receipts, share_presence: update_settings). Errors: MCUNU.
    */
   me(args?: MeArgs, options?: CallOptions): Promise<MeResult>;
   /**
@@ -462,6 +526,16 @@ export interface ChatApi {
    */
   set_muted(args: SetMutedArgs, options?: CallOptions): Promise<SetMutedResult>;
   /**
+   * Tells the other members you are typing (typing true, the default) or stopped (false): a typing
+   * event {conversation_id, user, typing, expires_at} on their live streams, never stored or replayed;
+   * it expires by itself at expires_at (6 s later), and sending a message ends it. At most one call
+   * per conversation every 2 seconds is forwarded (returns true); calls in between are accepted and
+   * dropped (false). Members only; refused in a direct chat where either side blocked the other, and
+   * users who blocked you (or whom you blocked) do not see your typing in groups. Errors: MCARG,
+   * MCNCV, MCNMB, MCBLK.
+   */
+  set_typing(args: SetTypingArgs, options?: CallOptions): Promise<SetTypingResult>;
+  /**
    * Unblocks a user; your direct chat with them, with its history, is back in your inbox. Unblocking a
    * user you had not blocked does nothing. Errors: MCUNU.
    */
@@ -477,6 +551,14 @@ export interface ChatApi {
    * {conversation_id, unread, muted}. Counts only conversations your inbox shows.
    */
   unread_count(args?: UnreadCountArgs, options?: CallOptions): Promise<UnreadCountResult>;
+  /**
+   * Your privacy settings; a null argument leaves that one unchanged. share_read_receipts false: your
+   * reads reach only your own devices and you appear in no one's list_read_positions. share_presence
+   * false: you are always offline to others, with no last_seen_at. Both are mutual: not sharing also
+   * hides the others' receipts, or presence, from you. Returns your profile with the settings. Errors:
+   * MCUNU.
+   */
+  update_settings(args?: UpdateSettingsArgs, options?: CallOptions): Promise<UpdateSettingsResult>;
 }
 
 /** The functions at run time; `readOnly` ones are stable in SQL (also served on GET). */
@@ -488,10 +570,12 @@ export const chatFunctions = {
   delete_message: { readOnly: false },
   edit_message: { readOnly: false },
   get_conversation: { readOnly: true },
+  get_presence: { readOnly: true },
   leave_conversation: { readOnly: false },
   list_blocked: { readOnly: true },
   list_conversations: { readOnly: true },
   list_messages: { readOnly: true },
+  list_read_positions: { readOnly: true },
   mark_read: { readOnly: false },
   me: { readOnly: true },
   react: { readOnly: false },
@@ -501,7 +585,9 @@ export const chatFunctions = {
   send_message: { readOnly: false },
   set_admin: { readOnly: false },
   set_muted: { readOnly: false },
+  set_typing: { readOnly: false },
   unblock_user: { readOnly: false },
   unreact: { readOnly: false },
   unread_count: { readOnly: true },
+  update_settings: { readOnly: false },
 } as const satisfies Record<keyof ChatApi, { readOnly: boolean }>;
