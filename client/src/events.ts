@@ -40,16 +40,19 @@ export type MessageDeletedEvent = StreamEvent<
 >;
 export type ConversationReadEvent = StreamEvent<
   'conversation.read',
-  { conversation_id: number; user: string; read_seq: number; read_at?: string }
+  { conversation_id: number; user: string; read_seq: number; read_at?: string | null }
 >;
 export type ConversationCreatedEvent = StreamEvent<'conversation.created', ConversationInfo>;
 export type ConversationUpdatedEvent = StreamEvent<'conversation.updated', ConversationInfo>;
 /** You deleted the conversation (on another device). */
 export type ConversationDeletedEvent = StreamEvent<'conversation.deleted', { conversation_id: number }>;
-/** Ephemeral (never replayed): `user` is typing until `expires_at`, or stopped (`typing: false`). */
+/**
+ * Ephemeral (no id, never replayed): `user` is typing until `expires_at`, or stopped (`typing: false`,
+ * `expires_at: null`; also when their message arrives).
+ */
 export type TypingEvent = StreamEvent<
   'typing',
-  { conversation_id: number; user: string; typing: boolean; expires_at?: string }
+  { conversation_id: number; user: string; typing: boolean; expires_at?: string | null }
 >;
 export type PresenceChangedEvent = StreamEvent<
   'presence.changed',
@@ -166,6 +169,9 @@ export function backoffDelay(attempt: number, initialMs: number, maxMs: number):
   return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
 }
 
+/** Frames without an id: EventSource reports the previous id on them, which is not theirs. */
+const EPHEMERAL: ReadonlySet<string> = new Set(['typing']);
+
 const isPosition = (id: string | undefined): id is string => id !== undefined && /^\d+$/.test(id);
 
 export function subscribe(
@@ -258,7 +264,9 @@ export function subscribe(
     onSource(source);
     return new Promise<Outcome>((resolve) => {
       for (const type of EVENT_TYPES) {
-        source.addEventListener(type, (e) => deliver({ event: type, data: e.data, id: e.lastEventId }));
+        source.addEventListener(type, (e) =>
+          deliver({ event: type, data: e.data, id: EPHEMERAL.has(type) ? undefined : e.lastEventId }),
+        );
       }
       // EventSource would retry the same URL, whose ticket is spent: close and start over instead.
       source.onerror = () => {

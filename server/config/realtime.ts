@@ -1,6 +1,6 @@
 /** Settings of event streams (server/events) and the event log behind them. */
 import { group, type Settings, settingsObject } from './define.ts';
-import { integer } from './kinds.ts';
+import { boolean, integer } from './kinds.ts';
 
 const settings = {
   sseHeartbeatMs: {
@@ -38,6 +38,24 @@ const settings = {
     default: '30',
     doc: 'how long events are kept for resuming streams',
     schema: integer(1, 3650, 'days'),
+  },
+  presence: {
+    env: 'MICROCHATTER_PRESENCE',
+    default: 'true',
+    doc: 'keep presence (online while a stream is open, `presence.changed`); `false` leaves every user offline',
+    schema: boolean,
+  },
+  presenceGraceMs: {
+    env: 'MICROCHATTER_PRESENCE_GRACE_MS',
+    default: '3000',
+    doc: 'how long after their last stream closed a user is announced offline (a reconnect within it is no change)',
+    schema: integer(0, 60_000, 'milliseconds'),
+  },
+  presenceLeaseMs: {
+    env: 'MICROCHATTER_PRESENCE_LEASE_MS',
+    default: '30000',
+    doc: "how long a process's presence lease lasts without renewal: a killed process's users go offline after it",
+    schema: integer(2000, 600_000, 'milliseconds'),
   },
 } satisfies Settings;
 

@@ -18,6 +18,8 @@ export interface HubOptions {
   heartbeatMs: number;
   /** The `retry:` hint: how long a browser waits before reconnecting. */
   retryMs: number;
+  /** Told when a user's first stream on this process opens (true) and when their last one closes (false). */
+  onPresence?: ((userId: string, online: boolean) => void) | undefined;
 }
 
 export interface Stream {
@@ -43,6 +45,11 @@ export interface Hub {
   drained(stream: Stream): Promise<boolean>;
   /** Sends what arrived during the replay (skipping what the replay already sent), then goes live. */
   goLive(stream: Stream): void;
+  /**
+   * Writes an ephemeral frame (no id: never in the log, never replayed, e.g. `typing`) to the live
+   * streams of its recipients on this process; streams still replaying skip it.
+   */
+  deliverEphemeral(recipients: readonly string[], frame: string): void;
   /** Writes a live event to every stream of its recipients on this process. */
   deliver(recipients: readonly string[], position: number, frame: string): void;
   /** Ends a stream (after an optional last frame). */
@@ -71,7 +78,10 @@ export function createHub(options: HubOptions): Hub {
     const streams = byUser.get(stream.userId);
     if (!streams?.delete(stream)) return;
     count--;
-    if (streams.size === 0) byUser.delete(stream.userId);
+    if (streams.size === 0) {
+      byUser.delete(stream.userId);
+      options.onPresence?.(stream.userId, false);
+    }
   };
 
   const drop = (stream: Stream) => {
@@ -122,6 +132,7 @@ export function createHub(options: HubOptions): Hub {
       byUser.set(userId, streams);
       streams.add(stream);
       count++;
+      if (streams.size === 1) options.onPresence?.(userId, true);
       response.once('close', () => remove(stream));
       return stream;
     },
@@ -153,6 +164,13 @@ export function createHub(options: HubOptions): Hub {
         }
       }
       stream.held = null;
+    },
+    deliverEphemeral(recipients, frame) {
+      for (const userId of recipients) {
+        const streams = byUser.get(userId);
+        if (!streams) continue;
+        for (const stream of streams) if (!stream.held) write(stream, frame);
+      }
     },
     deliver(recipients, position, frame) {
       for (const userId of recipients) {

@@ -19,6 +19,10 @@ export interface RelayOptions {
   log?: (line: string) => void;
   /** Told after each batch handed to the hub: how many events, and seconds since the wake-up. */
   onRelayed?: ((events: number, seconds: number) => void) | undefined;
+  /** Told of every event handed to the hub (typing ends when its typist's message arrives). */
+  onEvent?: ((type: string, payload: unknown) => void) | undefined;
+  /** Notifications of the typing channel, on the same LISTEN connection (they are not in the log). */
+  onTyping?: ((payload: string) => void) | undefined;
 }
 
 export interface Relay {
@@ -35,6 +39,7 @@ interface EventRow {
 }
 
 const CHANNEL = 'microchatter_events';
+const TYPING_CHANNEL = 'microchatter_typing';
 
 export async function startRelay(sql: Sql, hub: Hub, options: RelayOptions): Promise<Relay> {
   // Small batches: between reads the sockets flush, so a burst does not pile up on a reading stream.
@@ -55,6 +60,7 @@ export async function startRelay(sql: Sql, hub: Hub, options: RelayOptions): Pro
       for (const row of rows) {
         hub.deliver(row.recipients, row.position, formatFrame(row.type, row.payload, row.position));
         position = row.position;
+        options.onEvent?.(row.type, row.payload);
       }
       if (rows.length > 0) options.onRelayed?.(rows.length, (performance.now() - wokeAt) / 1000);
       if (rows.length < batchSize) return;
@@ -81,6 +87,9 @@ export async function startRelay(sql: Sql, hub: Hub, options: RelayOptions): Pro
 
   // onlisten runs on the first LISTEN and after every reconnect: catch up on what came meanwhile.
   const listener = await sql.listen(CHANNEL, read, read);
+  // postgres.js listens on every channel over one connection: still one LISTEN connection per process.
+  const { onTyping } = options;
+  const typingListener = onTyping ? await sql.listen(TYPING_CHANNEL, onTyping) : undefined;
   const poll = setInterval(read, options.pollMs);
   poll.unref();
 
@@ -90,6 +99,7 @@ export async function startRelay(sql: Sql, hub: Hub, options: RelayOptions): Pro
       stopped = true;
       clearInterval(poll);
       await listener.unlisten().catch(() => undefined);
+      await typingListener?.unlisten().catch(() => undefined);
       await reading;
     },
   };
