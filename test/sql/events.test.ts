@@ -58,7 +58,9 @@ test('each change writes its event, for the members at that moment', async () =>
     [message.id, message.seq, message.sender, message.body],
     [Number(first.id), 1, 'ann', 'hello'],
   );
-  assert.equal(events[2]?.payload, { conversation_id: Number(id), user: 'ben', read_seq: 1 });
+  const { read_at, ...read } = events[2]?.payload ?? {};
+  assert.equal(read, { conversation_id: Number(id), user: 'ben', read_seq: 1 });
+  assert.ok(Date.parse(String(read_at)) > 0, 'conversation.read says when');
   assert.equal(events[5]?.payload.members, ['ann', 'ben']);
   // The removed member hears of the removal, and of nothing after it.
   assert.equal(
