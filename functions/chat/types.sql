@@ -1,5 +1,6 @@
 -- The shapes the API returns. Dropped and recreated with everything that uses them, which the
--- migration recreates right after.
+-- migration recreates right after, and with their columns' comments (chat/type_columns.sql: include it
+-- after this file).
 drop type if exists chat.message cascade;
 create type chat.message as (
   id bigint,
