@@ -5,7 +5,16 @@
  */
 import type { z } from 'zod';
 import type { Group, Setting } from './config/define.ts';
-import { auth, database, limits, observability, realtime, server, settingGroups } from './config/groups.ts';
+import {
+  auth,
+  database,
+  integrations,
+  limits,
+  observability,
+  realtime,
+  server,
+  settingGroups,
+} from './config/groups.ts';
 import { type RawSettings, settingReader } from './config/sources.ts';
 
 export { type PublicKeyAlgorithm, publicKeyAlgorithms } from './config/auth.ts';
@@ -43,6 +52,7 @@ function parseAll(read: Read, cwd: string) {
     ...parseGroup(auth, read, cwd),
     ...parseGroup(limits, read, cwd),
     ...parseGroup(realtime, read, cwd),
+    ...parseGroup(integrations, read, cwd),
     ...parseGroup(observability, read, cwd),
   };
 }

@@ -12,6 +12,8 @@ export interface PoolOptions {
    * by every process on the database; psql sessions, which do not set it, send unlimited.
    */
   sendRatePerMinute?: number;
+  /** Lets chat_admin.create_webhook accept loopback and private addresses (MICROCHATTER_WEBHOOK_ALLOW_PRIVATE). */
+  webhookAllowPrivate?: boolean;
 }
 
 /**
@@ -88,6 +90,7 @@ export function connectDatabase(url: string, options: PoolOptions = {}): Sql {
       application_name: 'microchatter',
       timezone: 'UTC',
       'microchatter.send_rate_per_minute': String(options.sendRatePerMinute ?? 0),
+      'microchatter.webhook_allow_private': String(options.webhookAllowPrivate ?? false),
     },
   });
 }

@@ -38,6 +38,8 @@ export const statusByCode = {
   MCLAT: 409,
   MCEMO: 400,
   MCRXN: 409,
+  MCURL: 400,
+  MCNWH: 404,
   // Raised by the HTTP layer.
   MCJSN: 400,
   MCAUT: 401,

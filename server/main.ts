@@ -8,6 +8,7 @@ import { connectDatabase, queriesInFlight } from './db.ts';
 import { startEmbeddedPostgres } from './embedded.ts';
 import { startRealtime } from './events/realtime.ts';
 import { startHttpServer } from './http-server.ts';
+import { startWorker } from './jobs/worker.ts';
 import { log, setLogLevel } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { applyMigrations } from './migrate.ts';
@@ -32,6 +33,7 @@ async function main(): Promise<void> {
   const sql = connectDatabase(databaseUrl, {
     max: config.dbPoolMax,
     sendRatePerMinute: config.sendRatePerMinute,
+    webhookAllowPrivate: config.webhookAllowPrivate,
   });
   const auth = await createAuth(config, sql);
   let metrics: Metrics | undefined;
@@ -60,6 +62,7 @@ async function main(): Promise<void> {
   });
   const server = await startHttpServer(app, config);
   pruneAttachmentsHourly(sql);
+  const worker = await startWorker(databaseUrl, sql, config);
   const database = embedded ? `embedded at ${config.dataDir}` : 'external';
   log.info({ url: server.url, version }, `Microchatter listening on ${server.url} (database: ${database})`);
 
@@ -76,6 +79,8 @@ async function main(): Promise<void> {
     const closed = server.close();
     await realtime.stop();
     await closed;
+    // A delivery in flight finishes (or times out) first; its job is otherwise retried elsewhere.
+    await worker?.stop();
     auth.close();
     await sql.end({ timeout: 5 });
     await embedded?.stop();

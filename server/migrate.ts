@@ -10,6 +10,7 @@ import graphileMigrate, { type Settings } from 'graphile-migrate';
 // fails on an upgrade that moves them.
 import { getSettingsFromJSON } from 'graphile-migrate/dist/commands/_common.js';
 import { clearAllPools } from 'graphile-migrate/dist/pgReal.js';
+import { runMigrations as installJobQueue, Logger as WorkerLogger } from 'graphile-worker';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const migrationsFolder = path.join(projectRoot, 'migrations');
@@ -21,6 +22,10 @@ const LOCK_BUSY = 'Failed to get exclusive lock';
 const quietLogger = new graphileMigrate.Logger(() => (level, message) => {
   const name = String(level);
   if (name === 'error' || name === 'warning') console.error(`[migrate] ${message}`);
+});
+
+const quietWorkerLogger = new WorkerLogger(() => (level, message) => {
+  if (level === 'error' || level === 'warning') console.error(`[graphile-worker] ${message}`);
 });
 
 /**
@@ -56,6 +61,9 @@ export async function applyMigrations(databaseUrl: string, timeoutMs = 60_000): 
       // graphile-migrate keeps its pg pool open 200 ms for reuse, and exits the process (code 1) if
       // that idle connection is then terminated, e.g. by a shutdown right after start: close it now.
       clearAllPools();
+      // graphile-worker's own schema (graphile_worker), which it migrates itself: installed here too,
+      // so every migrated database (tests' templates included) can enqueue jobs from its first commit.
+      await installJobQueue({ connectionString: databaseUrl, logger: quietWorkerLogger });
       return;
     } catch (error) {
       const busy = error instanceof Error && error.message.includes(LOCK_BUSY);

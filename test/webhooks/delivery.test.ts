@@ -1,0 +1,347 @@
+/**
+ * Webhooks end to end: SQL writes the deliveries in the transaction of the change, the server's job
+ * runner (graphile-worker, the code `npm start` runs) posts them to a real receiver on 127.0.0.1.
+ */
+import type http from 'node:http';
+import { Webhook } from 'standardwebhooks';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { loadConfig } from '../../server/config.ts';
+import { connectDatabase } from '../../server/db.ts';
+import { startWorker, type Worker } from '../../server/jobs/worker.ts';
+import { createUsers, expectCode, sendIn, sendTo } from '../helpers/chat.ts';
+import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
+import { type Answer, type Receiver, startReceiver } from './receiver.ts';
+
+const test = suite('webhooks: delivery');
+let db: TestDatabase;
+let worker: Worker | undefined;
+const receivers: Receiver[] = [];
+
+const settings = {
+  MICROCHATTER_WEBHOOK_ALLOW_PRIVATE: 'true',
+  MICROCHATTER_WEBHOOK_RETRY_BASE_MS: '20',
+  MICROCHATTER_WEBHOOK_RETRY_MAX_MS: '200',
+  MICROCHATTER_WEBHOOK_TIMEOUT_MS: '1000',
+  MICROCHATTER_WORKER_CONCURRENCY: '8',
+};
+
+async function receiver(answer?: (index: number) => Answer): Promise<Receiver> {
+  const r = await startReceiver(answer);
+  receivers.push(r);
+  return r;
+}
+
+interface CreatedWebhook {
+  webhook_id: number;
+  url: string;
+  events: string[];
+  secret: string;
+}
+
+async function subscribe(url: string, events: string[] = ['*'], secret: string | null = null) {
+  const [webhook] = await db.sql<CreatedWebhook[]>`
+    select * from chat_admin.create_webhook(${url}, ${events}, ${secret})`;
+  if (!webhook) throw new Error('no webhook');
+  return webhook;
+}
+
+const deliveries = (webhookId: number, failedOnly = false) =>
+  db.sql<
+    {
+      status: string;
+      attempts: number;
+      response_status: number | null;
+      last_error: string | null;
+      webhook_message_id: string;
+    }[]
+  >`
+    select * from chat_admin.list_webhook_deliveries(${webhookId}, ${failedOnly}, 200)`;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+test.before(async () => {
+  db = await freshDatabase({ max: 8, webhookAllowPrivate: true });
+  await createUsers(db.sql, 'ann', 'ben', 'cat');
+  worker = await startWorker(db.url, db.sql, loadConfig(settings));
+});
+test.after(async () => {
+  await worker?.stop();
+  for (const r of receivers) await r.close();
+  await db.drop();
+});
+
+test('a delivery is signed the Standard Webhooks way and carries {type, timestamp, data}', async () => {
+  const r = await receiver();
+  const webhook = await subscribe(`${r.url}/hook`, ['message.created']);
+  assert.match(webhook.secret, /^whsec_[A-Za-z0-9+/]+=*$/);
+  const sent = await sendTo(db.sql, 'ann', 'ben', 'hello, hooks');
+  const [got] = await r.waitForAccepted(1);
+  assert.ok(got);
+  assert.is(got.path, '/hook');
+  assert.is(got.headers['content-type'], 'application/json');
+  const verified = new Webhook(webhook.secret).verify(got.body, got.headers) as Record<string, unknown>;
+  assert.is(verified.type, 'message.created');
+  assert.type(verified.timestamp, 'string');
+  const data = verified.data as { conversation_id: number; message: { body: string; seq: number } };
+  assert.is(data.conversation_id, Number(sent.conversation_id));
+  assert.is(data.message.body, 'hello, hooks');
+  assert.match(got.headers['webhook-id'] ?? '', /^msg_\d+$/);
+  // A different secret does not verify it.
+  const other = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+  assert.throws(() => new Webhook(other).verify(got.body, got.headers));
+  await db.sql`select chat_admin.delete_webhook(${webhook.webhook_id})`;
+});
+
+test('a receiver that answers 500 three times then 200 gets the event once, with one webhook-id', async () => {
+  const r = await receiver((index) => (index < 3 ? 500 : 200));
+  const webhook = await subscribe(r.url, ['message.created']);
+  await sendTo(db.sql, 'ann', 'cat', 'try until it works');
+  await r.waitForAccepted(1);
+  await sleep(300);
+  assert.is(r.accepted().length, 1);
+  assert.is(r.requests.length, 4);
+  assert.is(new Set(r.requests.map((q) => q.headers['webhook-id'])).size, 1);
+  // Later attempts wait longer (exponential backoff).
+  const [a, b, c, d] = r.requests.map((q) => q.at);
+  assert.ok(a !== undefined && b !== undefined && c !== undefined && d !== undefined);
+  const [delivery] = await deliveries(webhook.webhook_id);
+  assert.equal([delivery?.status, delivery?.attempts, delivery?.response_status], ['delivered', 4, 200]);
+  assert.is(delivery?.webhook_message_id, r.requests[0]?.headers['webhook-id']);
+  await db.sql`select chat_admin.delete_webhook(${webhook.webhook_id})`;
+});
+
+test('a rolled-back transaction sends nothing', async () => {
+  const r = await receiver();
+  const webhook = await subscribe(r.url, ['*']);
+  await db.sql
+    .begin(async (sql) => {
+      await sql`select chat.send_message('ann', recipient => 'ben', body => 'never sent')`;
+      throw new Error('roll back');
+    })
+    .catch(() => {});
+  await sendTo(db.sql, 'ben', 'ann', 'sent');
+  await r.waitForAccepted(1);
+  await sleep(300);
+  assert.equal(
+    r
+      .accepted()
+      .map((q) => (JSON.parse(q.body) as { data: { message?: { body: string } } }).data.message?.body),
+    ['sent'],
+  );
+  assert.not.match(JSON.stringify(await db.sql`select * from chat_private.webhook_deliveries`), 'never sent');
+  await db.sql`select chat_admin.delete_webhook(${webhook.webhook_id})`;
+});
+
+test('deliveries keep the order of each conversation; event types filter what is sent', async () => {
+  const r = await receiver((index) => (index % 7 === 3 ? 503 : 200));
+  const webhook = await subscribe(r.url, ['message.*']);
+  const [group] = await db.sql`select * from chat.create_group('ann', 'Order', array['ben', 'cat'])`;
+  const direct = await sendTo(db.sql, 'ben', 'cat', 'd0');
+  await Promise.all([
+    (async () => {
+      for (let i = 1; i <= 40; i++) await sendIn(db.sql, 'ann', group?.conversation_id, `g${i}`);
+    })(),
+    (async () => {
+      for (let i = 1; i <= 40; i++) await sendIn(db.sql, 'cat', direct.conversation_id, `d${i}`);
+    })(),
+  ]);
+  await r.waitForAccepted(81);
+  const seen = r
+    .accepted()
+    .map(
+      (q) =>
+        JSON.parse(q.body) as { type: string; data: { conversation_id: number; message: { seq: number } } },
+    );
+  assert.ok(
+    seen.every((e) => e.type === 'message.created'),
+    'conversation.* events were not subscribed',
+  );
+  for (const id of [Number(group?.conversation_id), Number(direct.conversation_id)]) {
+    const seqs = seen.filter((e) => e.data.conversation_id === id).map((e) => e.data.message.seq);
+    assert.equal(
+      seqs,
+      [...seqs].sort((x, y) => x - y),
+      `conversation ${id} in seq order`,
+    );
+    assert.is(new Set(seqs).size, seqs.length, 'each once');
+  }
+  await db.sql`select chat_admin.delete_webhook(${webhook.webhook_id})`;
+});
+
+test('a dead endpoint does not hold up another one', async () => {
+  const dead = await receiver(() => 'hang');
+  const live = await receiver();
+  const a = await subscribe(dead.url, ['message.created']);
+  const b = await subscribe(live.url, ['message.created']);
+  const [group] = await db.sql`select * from chat.create_group('ann', 'Many', array['ben', 'cat'])`;
+  const started = Date.now();
+  for (let i = 0; i < 10; i++) {
+    const direct = await sendTo(db.sql, 'ann', i % 2 ? 'ben' : 'cat', `to both ${i}`);
+    void direct;
+    await sendIn(db.sql, 'ben', group?.conversation_id, `group ${i}`);
+  }
+  await live.waitForAccepted(20, 5000);
+  assert.ok(Date.now() - started < 2500, `the live endpoint got all 20 in ${Date.now() - started} ms`);
+  await db.sql`select chat_admin.delete_webhook(${a.webhook_id})`;
+  await db.sql`select chat_admin.delete_webhook(${b.webhook_id})`;
+});
+
+test('no redirect is followed; a slow answer times out; an answer is read up to 64 KiB only', async () => {
+  let redirectTargetHit = false;
+  const target = await receiver(() => {
+    redirectTargetHit = true;
+    return 200;
+  });
+  let bigBytesWritten = 0;
+  const r = await receiver((index) => {
+    if (index === 0) {
+      return (_q, res: http.ServerResponse) => {
+        res.writeHead(307, { location: `${target.url}/elsewhere` });
+        res.end();
+      };
+    }
+    if (index === 1) return 'hang';
+    return (_q, res: http.ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      const write = () => {
+        while (bigBytesWritten < 64 * 1024 * 1024) {
+          bigBytesWritten += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', write);
+        }
+        res.end();
+      };
+      res.on('error', () => {});
+      res.socket?.on('error', () => {});
+      write();
+    };
+  });
+  const webhook = await subscribe(r.url, ['message.created']);
+  await sendTo(db.sql, 'cat', 'ben', 'redirected, then slow, then big');
+  const deadline = Date.now() + 10_000;
+  let delivery = (await deliveries(webhook.webhook_id))[0];
+  while (delivery?.status !== 'delivered' && Date.now() < deadline) {
+    await sleep(100);
+    delivery = (await deliveries(webhook.webhook_id))[0];
+  }
+  assert.is(delivery?.status, 'delivered');
+  assert.is(delivery?.attempts, 3);
+  assert.is(r.requests.length, 3);
+  assert.not.ok(redirectTargetHit, 'the Location was never requested');
+  assert.ok(
+    bigBytesWritten < 64 * 1024 * 1024,
+    `the answer was cut short (${bigBytesWritten} bytes written)`,
+  );
+  await db.sql`select chat_admin.delete_webhook(${webhook.webhook_id})`;
+});
+
+test('past the retry window a delivery is failed for good, listed, and the stream moves on', async () => {
+  const short = await startWorker(
+    db.url,
+    db.sql,
+    loadConfig({ ...settings, MICROCHATTER_WEBHOOK_RETRY_HOURS: '0' }),
+  );
+  await worker?.stop();
+  worker = short;
+  const r = await receiver((index) => (index === 0 ? 500 : 200));
+  const webhook = await subscribe(r.url, ['message.created']);
+  await sendTo(db.sql, 'ann', 'ben', 'refused');
+  await sendTo(db.sql, 'ann', 'ben', 'accepted');
+  await r.waitForAccepted(1);
+  let failed = await deliveries(webhook.webhook_id, true);
+  for (let i = 0; i < 50 && failed.length === 0; i++) {
+    await sleep(50);
+    failed = await deliveries(webhook.webhook_id, true);
+  }
+  assert.is(failed.length, 1);
+  assert.equal([failed[0]?.status, failed[0]?.response_status], ['failed', 500]);
+  assert.match(failed[0]?.last_error ?? '', '500');
+  assert.is((await deliveries(webhook.webhook_id)).length, 2);
+  // The receiver has answered; the job records it a moment later.
+  let [listed] =
+    await db.sql`select * from chat_admin.list_webhooks() where webhook_id = ${webhook.webhook_id}`;
+  for (let i = 0; i < 50 && listed?.pending !== 0; i++) {
+    await sleep(50);
+    [listed] =
+      await db.sql`select * from chat_admin.list_webhooks() where webhook_id = ${webhook.webhook_id}`;
+  }
+  assert.equal([listed?.pending, listed?.failed], [0, 1]);
+  await db.sql`select chat_admin.delete_webhook(${webhook.webhook_id})`;
+  await worker?.stop();
+  worker = await startWorker(db.url, db.sql, loadConfig(settings));
+});
+
+test('targets: http(s) only, no credentials, no private addresses unless allowed; unknown webhooks', async () => {
+  const strict = connectDatabase(db.url, { max: 1 });
+  try {
+    for (const url of [
+      'ftp://example.com/hook',
+      'https://user:secret@example.com/hook',
+      'http://127.0.0.1:8080/hook',
+      'http://localhost/hook',
+      'http://[::1]/hook',
+      'http://10.0.0.7/hook',
+      'http://192.168.1.1/hook',
+      'http://169.254.169.254/latest/meta-data',
+      'not a url',
+    ]) {
+      await expectCode(strict`select chat_admin.create_webhook(${url}, ${['*']})`, 'MCURL');
+    }
+    await strict`select chat_admin.create_webhook('https://hooks.example.com/in', ${['*']})`;
+  } finally {
+    await strict.end();
+  }
+  await expectCode(db.sql`select chat_admin.create_webhook('https://example.com', ${[]}::text[])`, 'MCARG');
+  await expectCode(
+    db.sql`select chat_admin.create_webhook('https://example.com', ${['*']}, 'plain')`,
+    'MCARG',
+  );
+  await expectCode(db.sql`select chat_admin.delete_webhook(987654)`, 'MCNWH');
+  await expectCode(db.sql`select * from chat_admin.list_webhook_deliveries(987654)`, 'MCNWH');
+  await db.sql`delete from chat_private.webhooks`;
+});
+
+test('a host name that resolves to a private address is refused at delivery', async () => {
+  const strictWorker = await startWorker(
+    db.url,
+    db.sql,
+    loadConfig({
+      ...settings,
+      MICROCHATTER_WEBHOOK_ALLOW_PRIVATE: 'false',
+      MICROCHATTER_WEBHOOK_RETRY_HOURS: '0',
+    }),
+  );
+  await worker?.stop();
+  worker = strictWorker;
+  const r = await receiver();
+  // Created through a connection that allows it (as one that does not would refuse localhost outright).
+  const webhook = await subscribe(r.url.replace('127.0.0.1', 'localhost'), ['message.created']);
+  await sendTo(db.sql, 'ben', 'cat', 'to localhost');
+  let failed = await deliveries(webhook.webhook_id, true);
+  for (let i = 0; i < 50 && failed.length === 0; i++) {
+    await sleep(100);
+    failed = await deliveries(webhook.webhook_id, true);
+  }
+  assert.match(failed[0]?.last_error ?? '', 'private address');
+  assert.is(r.requests.length, 0);
+  await db.sql`select chat_admin.delete_webhook(${webhook.webhook_id})`;
+  await worker?.stop();
+  worker = await startWorker(db.url, db.sql, loadConfig(settings));
+});
+
+test('deliveries written while no worker runs go out when one starts', async () => {
+  await worker?.stop();
+  worker = undefined;
+  const r = await receiver();
+  const webhook = await subscribe(r.url, ['message.created']);
+  // As psql on a database where graphile-worker is not installed yet: the outbox row alone.
+  await db.sql`delete from graphile_worker._private_jobs where task_id = (select id from graphile_worker._private_tasks where identifier = 'deliver_webhooks')`;
+  await sendTo(db.sql, 'cat', 'ann', 'while down');
+  await db.sql`delete from graphile_worker._private_jobs where task_id = (select id from graphile_worker._private_tasks where identifier = 'deliver_webhooks')`;
+  worker = await startWorker(db.url, db.sql, loadConfig(settings));
+  await r.waitForAccepted(1);
+  await db.sql`select chat_admin.delete_webhook(${webhook.webhook_id})`;
+});
+
+test.run();
