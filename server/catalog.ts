@@ -19,6 +19,19 @@ export interface Argument {
 export interface Column {
   name: string;
   type: ValueType;
+  /**
+   * Whether the value may be null. Row type attributes cannot be declared NOT NULL, so a column of a
+   * named row type is non-null only when its comment carries the `@notNull` tag (functions/chat/types.sql);
+   * every other column may be null.
+   */
+  nullable: boolean;
+  /** The column's comment, tags removed. */
+  description?: string;
+  /**
+   * The closed set of values, from the CHECK constraint its `@check schema.table.column` tag names
+   * (`column in ('a', 'b')`): read from the constraint, never listed twice.
+   */
+  enum?: string[];
 }
 
 /**
@@ -67,7 +80,7 @@ interface FunctionRow {
   returns_set: boolean;
   return_type: string;
   return_type_kind: string;
-  return_columns: { name: string; type: string }[] | null;
+  return_columns: { name: string; type: string; comment: string | null }[] | null;
   params: { name: string | null; type: string; mode: string }[];
   defaults: number;
 }
@@ -78,10 +91,58 @@ function valueType(pgType: string, where: string): ValueType {
   return type;
 }
 
-function resultShape(row: FunctionRow, where: string): ResultShape {
+/** `table.column` → the values its single-column CHECK constraint allows. */
+type CheckedValues = Map<string, string[]>;
+
+/** The values of `column = ANY (ARRAY['a'::text, …])`, the form `column in ('a', …)` is stored as. */
+export function checkValues(definition: string): string[] | undefined {
+  const match = /^CHECK \(\(\w+ = ANY \(ARRAY\[(.*)\]\)\)\)$/.exec(definition);
+  if (!match?.[1]) return undefined;
+  const values = [...match[1].matchAll(/'((?:[^']|'')*)'::text/g)].map((m) =>
+    (m[1] ?? '').replaceAll("''", "'"),
+  );
+  return values.length > 0 ? values : undefined;
+}
+
+/**
+ * A column of a named row type, as its comment declares it: lines `@notNull` and `@check
+ * schema.table.column` are tags (the convention PostGraphile's smart comments use), the rest is prose.
+ */
+function declaredColumn(
+  c: { name: string; type: string; comment: string | null },
+  checks: CheckedValues,
+  where: string,
+): Column {
+  const lines = (c.comment ?? '').split('\n');
+  const tags = lines.filter((line) => line.startsWith('@')).map((line) => line.trim().split(/\s+/));
+  const column: Column = {
+    name: c.name,
+    type: valueType(c.type, `${where} column ${c.name}`),
+    nullable: !tags.some(([tag]) => tag === '@notNull'),
+  };
+  const description = lines
+    .filter((line) => !line.startsWith('@'))
+    .join('\n')
+    .trim();
+  if (description) column.description = description;
+  for (const [tag, target] of tags) {
+    if (tag === '@notNull') continue;
+    if (tag !== '@check' || !target) throw new Error(`${where} column ${c.name}: unknown tag ${tag}`);
+    const values = checks.get(target);
+    if (!values) throw new Error(`${where} column ${c.name}: no CHECK (… in (…)) constraint on ${target}`);
+    column.enum = values;
+  }
+  return column;
+}
+
+function resultShape(row: FunctionRow, checks: CheckedValues, where: string): ResultShape {
   const outParams = row.params.filter((p) => p.mode === 'o' || p.mode === 't' || p.mode === 'b');
   const columnsOf = (list: { name: string | null; type: string }[]) =>
-    list.map((c) => ({ name: c.name ?? '', type: valueType(c.type, `${where} column ${c.name}`) }));
+    list.map((c) => ({
+      name: c.name ?? '',
+      type: valueType(c.type, `${where} column ${c.name}`),
+      nullable: true,
+    }));
   if (outParams.length > 0) {
     // OUT parameters or RETURNS TABLE: an anonymous row type.
     return { kind: row.returns_set ? 'rows' : 'row', typeName: null, columns: columnsOf(outParams) };
@@ -91,7 +152,7 @@ function resultShape(row: FunctionRow, where: string): ResultShape {
     return {
       kind: row.returns_set ? 'rows' : 'row',
       typeName: row.return_type,
-      columns: columnsOf(row.return_columns ?? []),
+      columns: (row.return_columns ?? []).map((c) => declaredColumn(c, checks, where)),
     };
   }
   if (row.returns_set)
@@ -99,7 +160,7 @@ function resultShape(row: FunctionRow, where: string): ResultShape {
   return { kind: 'value', type: valueType(row.return_type, `${where} result`) };
 }
 
-function toApiFunction(row: FunctionRow): ApiFunction {
+function toApiFunction(row: FunctionRow, checks: CheckedValues): ApiFunction {
   const where = `${row.schema}.${row.name}`;
   const inputs = row.params.filter((p) => p.mode === 'i');
   const firstDefault = inputs.length - row.defaults;
@@ -119,7 +180,7 @@ function toApiFunction(row: FunctionRow): ApiFunction {
     readOnly: row.volatility !== 'v',
     args,
     takesActor,
-    result: resultShape(row, where),
+    result: resultShape(row, checks, where),
   };
 }
 
@@ -134,7 +195,8 @@ export async function loadCatalog(sql: Sql): Promise<Catalog> {
       format_type(p.prorettype, null) as return_type,
       t.typtype as return_type_kind,
       (
-        select json_agg(json_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod))
+        select json_agg(json_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod),
+                                          'comment', col_description(a.attrelid, a.attnum))
                         order by a.attnum)
         from pg_attribute a
         where a.attrelid = t.typrelid and a.attnum > 0 and not a.attisdropped
@@ -153,7 +215,21 @@ export async function loadCatalog(sql: Sql): Promise<Catalog> {
     join pg_type t on t.oid = p.prorettype
     where n.nspname in ('chat', 'chat_admin') and p.prokind = 'f'
     order by n.nspname, p.proname`;
-  const functions = rows.map(toApiFunction);
+  // Single-column CHECK constraints of the private tables, for the `@check` tags.
+  const constraints = await sql<{ target: string; definition: string }[]>`
+    select n.nspname || '.' || r.relname || '.' || a.attname as target,
+           pg_get_constraintdef(con.oid) as definition
+    from pg_constraint con
+    join pg_class r on r.oid = con.conrelid
+    join pg_namespace n on n.oid = r.relnamespace
+    join pg_attribute a on a.attrelid = r.oid and a.attnum = con.conkey[1]
+    where con.contype = 'c' and cardinality(con.conkey) = 1 and n.nspname = 'chat_private'`;
+  const checks: CheckedValues = new Map();
+  for (const { target, definition } of constraints) {
+    const values = checkValues(definition);
+    if (values) checks.set(target, values);
+  }
+  const functions = rows.map((row) => toApiFunction(row, checks));
   const byKey = new Map(functions.map((f) => [`${f.schema}.${f.name}`, f]));
   return { functions, find: (schema, name) => byKey.get(`${schema}.${name}`) };
 }

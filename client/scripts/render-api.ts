@@ -63,16 +63,16 @@ function docComment(text: string, indent: string): string[] {
   return [`${indent}/**`, ...lines.map((l) => `${indent} * ${l}`), `${indent} */`];
 }
 
-/**
- * Whether a column may be null. The catalog does not say yet (row type attributes cannot be declared
- * NOT NULL); when it does (`nullable: false`), the type follows.
- */
-const mayBeNull = (column: Column) => (column as Column & { nullable?: boolean }).nullable !== false;
-
 function columnType(owner: string, column: Column): string {
   const shape = jsonShapes[`${owner}.${column.name}`];
-  const base = column.type === 'jsonb' && shape ? shape : tsType(column.type);
-  if (!mayBeNull(column) || base.endsWith('| null')) return base;
+  const base =
+    column.type === 'jsonb' && shape
+      ? shape
+      : column.enum
+        ? column.enum.map((value) => JSON.stringify(value)).join(' | ')
+        : tsType(column.type);
+  // The catalog says which columns are never null (the row types' column comments).
+  if (!column.nullable || base.endsWith('| null')) return base;
   return `${base} | null`;
 }
 
@@ -80,7 +80,10 @@ function rowInterface(name: string, owner: string, columns: Column[], doc = ''):
   return [
     ...docComment(doc, ''),
     `export interface ${name} {`,
-    ...columns.map((c) => `  ${property(c.name)}: ${columnType(owner, c)};`),
+    ...columns.flatMap((c) => [
+      ...docComment(c.description ?? '', '  '),
+      `  ${property(c.name)}: ${columnType(owner, c)};`,
+    ]),
     '}',
   ];
 }

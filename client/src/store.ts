@@ -55,23 +55,27 @@ interface Entry {
   typing: Map<string, number>;
 }
 
-const stub = (conversationId: number): Conversation => ({
+/**
+ * A conversation heard of only through an event so far: placeholders until conversation.created or a
+ * fetch (get_conversation) fills it in. It was just heard of, so its activity is `at` (now).
+ */
+const stub = (conversationId: number, at: string): Conversation => ({
   conversation_id: conversationId,
-  kind: null,
+  kind: 'direct',
   title: null,
   peer: null,
-  members: null,
+  members: [],
   owner: null,
-  admins: null,
+  admins: [],
   last_message: null,
   unread: 0,
   read_seq: 0,
   last_seq: 0,
   muted: false,
   is_member: true,
-  last_activity_at: null,
-  created_at: null,
-  cursor: null,
+  last_activity_at: at,
+  created_at: at,
+  cursor: '',
 });
 
 export function createConversationStore(options: StoreOptions): ConversationStore {
@@ -91,7 +95,7 @@ export function createConversationStore(options: StoreOptions): ConversationStor
     let found = entries.get(conversationId);
     if (!found) {
       found = {
-        conversation: stub(conversationId),
+        conversation: stub(conversationId, new Date(now()).toISOString()),
         messages: new Map(),
         reads: new Map(),
         typing: new Map(),

@@ -60,6 +60,7 @@ export const errorStatus = {
   MCNFD: 404,
   MCNMB: 403,
   MCNMS: 404,
+  MCNWH: 404,
   MCOWN: 403,
   MCRAT: 429,
   MCRST: 409,
@@ -68,69 +69,115 @@ export const errorStatus = {
   MCTOO: 413,
   MCTYP: 415,
   MCUNU: 404,
+  MCURL: 400,
   MCUSR: 403,
 } as const;
 
 export type ErrorCode = keyof typeof errorStatus;
 
 export interface Conversation {
-  conversation_id: number | null;
-  kind: string | null;
+  conversation_id: number;
+  kind: 'direct' | 'group';
+  /**
+   * A group's title, or a direct chat's peer's display name.
+   */
   title: string | null;
+  /**
+   * The other user of a direct chat; null for a group.
+   */
   peer: string | null;
-  members: string[] | null;
+  members: string[];
+  /**
+   * The group's owner; null for a direct chat.
+   */
   owner: string | null;
-  admins: string[] | null;
+  admins: string[];
+  /**
+   * The latest message this member may see; null if none.
+   */
   last_message: Message | null;
-  unread: number | null;
-  read_seq: number | null;
-  last_seq: number | null;
-  muted: boolean | null;
-  is_member: boolean | null;
-  last_activity_at: string | null;
-  created_at: string | null;
-  cursor: string | null;
+  unread: number;
+  read_seq: number;
+  last_seq: number;
+  muted: boolean;
+  is_member: boolean;
+  last_activity_at: string;
+  created_at: string;
+  /**
+   * Pass as `before` for the next inbox page.
+   */
+  cursor: string;
 }
 
 export interface Message {
-  id: number | null;
-  conversation_id: number | null;
-  seq: number | null;
-  sender: string | null;
-  body: string | null;
+  id: number;
+  conversation_id: number;
+  /**
+   * Position in the conversation: 1, 2, 3… in send order.
+   */
+  seq: number;
+  /**
+   * The sender's user id.
+   */
+  sender: string;
+  /**
+   * The text; empty for a tombstone or a message of attachments only.
+   */
+  body: string;
+  /**
+   * The sender's idempotency key, if they gave one.
+   */
   client_id: string | null;
-  sent_at: string | null;
+  sent_at: string;
+  /**
+   * When the body was last edited; null if never.
+   */
   edited_at: string | null;
+  /**
+   * When the message was deleted for everyone; null if not.
+   */
   deleted_at: string | null;
+  /**
+   * The seq of the message this one quotes; null if none.
+   */
   reply_to_seq: number | null;
-  reactions: Reaction[] | null;
-  attachments: AttachmentInfo[] | null;
+  /**
+   * [{emoji, count, users}], in first-reaction order.
+   */
+  reactions: Reaction[];
+  /**
+   * [{attachment_id, name, content_type, size}].
+   */
+  attachments: AttachmentInfo[];
 }
 
 export interface UserProfile {
-  user_id: string | null;
+  user_id: string;
   display_name: string | null;
-  has_password: boolean | null;
-  created_at: string | null;
-  updated_at: string | null;
-  share_read_receipts: boolean | null;
-  share_presence: boolean | null;
+  has_password: boolean;
+  created_at: string;
+  updated_at: string;
+  share_read_receipts: boolean;
+  share_presence: boolean;
 }
 
 export interface FoundMessage {
-  id: number | null;
-  conversation_id: number | null;
-  seq: number | null;
-  sender: string | null;
-  body: string | null;
+  id: number;
+  conversation_id: number;
+  seq: number;
+  sender: string;
+  body: string;
   client_id: string | null;
-  sent_at: string | null;
+  sent_at: string;
   edited_at: string | null;
   deleted_at: string | null;
   reply_to_seq: number | null;
-  reactions: Reaction[] | null;
-  attachments: AttachmentInfo[] | null;
-  snippet: string | null;
+  reactions: Reaction[];
+  attachments: AttachmentInfo[];
+  /**
+   * An HTML fragment (the text escaped) with the matches in <mark></mark>.
+   */
+  snippet: string;
 }
 
 /** Arguments of `chat.add_members`. */
