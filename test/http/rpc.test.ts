@@ -213,8 +213,9 @@ test('GET /openapi.json describes every function, and /docs renders it', async (
   assert.is(doc.openapi, '3.1.0');
   const [{ count }] = await t.db.sql`
     select count(*)::int from pg_proc where pronamespace in ('chat'::regnamespace, 'chat_admin'::regnamespace)`;
-  // One path per SQL function, plus /healthz, /auth/token and /admin/rpc/issue_token.
-  assert.is(Object.keys(doc.paths).length, count + 3);
+  // One path per SQL function, plus /healthz, /auth/token, /admin/rpc/issue_token, /events,
+  // /events/ticket, /attachments and /attachments/{attachment_id} (test/http/openapi.test.ts).
+  assert.is(Object.keys(doc.paths).length, count + 7);
   assert.ok(doc.paths['/auth/token']?.post);
   const send = doc.paths['/rpc/send_message']?.post as Json;
   assert.match(String(send.description), 'client_id');
