@@ -15,6 +15,11 @@
  *    are away, and they all resume at once with Last-Event-ID: 0 lost, 0 duplicated, time until all
  *    caught up; beside the same storm on raw node:http (which has nothing to replay).
  *
+ * 6. Live signals: send p50 with 100 users typing at once (each calls set_typing once a second, so each call
+ *    is forwarded or dropped by the 2 s throttle: a client that calls as the user types) ÷ the same sends without. ≤ 1.1. And
+ *    N streams (quick: 500) connecting at once, all users offline before: time until all are live with
+ *    presence ÷ the same on a second server with MICROCHATTER_PRESENCE=false, medians of 3. ≤ 1.2.
+ *
  * Separate processes: the real server (server/main.ts, as `npm start` runs it), the raw server, one
  * receiver process per server holding the streams (bench/lib/events-client.ts over node:http), and a
  * sender process (undici). Throw-away database (bench/lib/database.ts). Every time is wall-clock
@@ -50,7 +55,7 @@ const profiling = argv.includes('--profile');
 const outIndex = argv.indexOf('--out');
 const outFile = outIndex >= 0 ? argv[outIndex + 1] : undefined;
 if (outIndex >= 0 && !outFile) throw new Error('--out needs a file name');
-const PARTS = ['streams', 'latency', 'fanout', 'storm'] as const;
+const PARTS = ['streams', 'latency', 'fanout', 'storm', 'signals'] as const;
 type Part = (typeof PARTS)[number];
 /** `--parts latency,fanout`: run only those (e.g. to profile one); default all. */
 const partsIndex = argv.indexOf('--parts');
@@ -647,6 +652,123 @@ async function storm(ctx: Context): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------------
 
+// 6. Live signals
+
+async function signals(ctx: Context, offServer: BenchServer, offReceiver: EventsClient): Promise<void> {
+  const { data, mc, sender } = ctx;
+  const rate = 200;
+  const count = quick ? 300 : 1500;
+  const typists = data.pairs.slice(0, 50).flatMap((pair) => [
+    { user: pair.a, conversation: pair.conversation },
+    { user: pair.b, conversation: pair.conversation },
+  ]);
+  console.log(
+    `6. live signals: sends @${rate}/s with and without ${typists.length} users typing (set_typing once a second each)`,
+  );
+  const typer = startEventsClient('typer');
+  try {
+    const sends = (prefix: string) =>
+      Array.from({ length: count }, (_, i) => {
+        const pair = data.pairs[(i * 7) % data.pairs.length];
+        if (!pair) throw new Error('no pairs');
+        return mc.direct(pair.a, pair.b, pair.conversation, marker(`${prefix}-${i}`, pair.b));
+      });
+    const typingCalls = Array.from(
+      { length: Math.round((count / rate) * typists.length) + typists.length * 2 },
+      (_, i) => {
+        const who = typists[i % typists.length];
+        if (!who) throw new Error('no typists');
+        return {
+          path: '/rpc/set_typing',
+          headers: mc.direct(who.user, '', who.conversation, '').headers,
+          body: JSON.stringify({ conversation_id: who.conversation }),
+        };
+      },
+    );
+    const p50: Record<'quiet' | 'typing', number[]> = { quiet: [], typing: [] };
+    // Warm-up (not counted): the server's code paths, the pool's connections, the typing table.
+    await Promise.all([
+      sender.rate(mc.url, sends('sig-warm'), rate, SENDER_CONNECTIONS),
+      typer.rate(mc.url, typingCalls.slice(0, typists.length * 2), typists.length, 16),
+    ]);
+    for (let round = 0; round < 3; round++) {
+      for (const mode of round % 2 ? (['typing', 'quiet'] as const) : (['quiet', 'typing'] as const)) {
+        const typingLoad =
+          mode === 'typing'
+            ? typer.rate(mc.url, typingCalls, typists.length, 16)
+            : Promise.resolve(undefined);
+        const sent = await sender.rate(mc.url, sends(`sig-${mode}-${round}`), rate, SENDER_CONNECTIONS);
+        const typed = await typingLoad;
+        p50[mode].push(sent.sendP50);
+        console.log(
+          `  ${mode} #${round + 1}: send p50 ${sent.sendP50.toFixed(2)} ms, p99 ${sent.sendP99.toFixed(1)} ms` +
+            (typed ? `; set_typing ${typed.perSecond.toFixed(0)}/s, p50 ${typed.sendP50.toFixed(2)} ms` : ''),
+        );
+      }
+    }
+    const typingRatio = median(p50.typing) / median(p50.quiet);
+    ctx.figures.push(
+      figure({
+        name: `send p50 with ${typists.length} users typing ÷ without`,
+        value: typingRatio,
+        unit: '×',
+        baseline: { name: 'send p50 without typing, ms', value: median(p50.quiet) },
+        target: { op: '<=', value: 1.1 },
+        note: `medians of 3 rounds of ${count} sends @${rate}/s: ${median(p50.typing).toFixed(2)} ms with typing`,
+      }),
+    );
+  } finally {
+    await typer.stop();
+  }
+
+  const perUser = plan.stormStreamsPerUser;
+  const n = data.users.length * perUser;
+  console.log(`  ${n} streams connecting at once, presence on ÷ MICROCHATTER_PRESENCE=false, 3 rounds each`);
+  const offTokens = new Map<string, string>();
+  for (const user of data.users) offTokens.set(user, await offServer.tokenFor(user));
+  const offSpecs = data.users.flatMap((user) =>
+    Array.from({ length: perUser }, () => ({
+      user,
+      path: '/events',
+      headers: { authorization: `Bearer ${offTokens.get(user)}` },
+    })),
+  );
+  const times: Record<'on' | 'off', number[]> = { on: [], off: [] };
+  // A round on each, not counted: the presence-off server has only just started.
+  for (const [receiver, url, specs] of [
+    [offReceiver, offServer.url, offSpecs],
+    [mc.receiver, mc.url, mc.streams(data.users, perUser)],
+  ] as const) {
+    await receiver.open(url, specs, n);
+    await receiver.closeAll();
+  }
+  await sleep(4500);
+  for (let round = 0; round < 3; round++) {
+    for (const side of round % 2 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
+      const receiver = side === 'on' ? mc.receiver : offReceiver;
+      const url = side === 'on' ? mc.url : offServer.url;
+      const opened = await receiver.open(url, side === 'on' ? mc.streams(data.users, perUser) : offSpecs, n);
+      times[side].push(opened.ms);
+      console.log(`  presence ${side} #${round + 1}: ${n} streams live in ${opened.ms.toFixed(0)} ms`);
+      await receiver.closeAll();
+      // Past the grace period: everyone is announced offline, so the next round comes online again.
+      await sleep(4500);
+    }
+  }
+  ctx.figures.push(
+    figure({
+      name: `${n} streams connecting at once: time until all live, presence ÷ presence off`,
+      value: median(times.on) / median(times.off),
+      unit: '×',
+      baseline: { name: 'MICROCHATTER_PRESENCE=false, ms (median of 3)', value: median(times.off) },
+      target: { op: '<=', value: 1.2 },
+      note: `presence on: ${times.on.map((t) => t.toFixed(0)).join(', ')} ms; off: ${times.off.map((t) => t.toFixed(0)).join(', ')} ms`,
+    }),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------
+
 async function resultsPath(): Promise<string> {
   if (outFile) return path.resolve(outFile);
   const dir = path.join(ROOT, 'bench', 'results');
@@ -660,6 +782,7 @@ async function main(): Promise<number> {
   let db: BenchDatabase | undefined;
   let setup: postgres.Sql | undefined;
   let server: BenchServer | undefined;
+  let offServer: BenchServer | undefined;
   let rawServer: Child | undefined;
   const clients: EventsClient[] = [];
   const probes = { mc: memoryProbe('microchatter'), raw: memoryProbe('raw') };
@@ -751,6 +874,19 @@ async function main(): Promise<number> {
       if (parts.has('fanout')) await fanout(ctx);
     }
     if (parts.has('storm')) await storm(ctx);
+    if (parts.has('signals')) {
+      await Promise.all([ctx.mc.receiver.closeAll(), ctx.raw.receiver.closeAll()]);
+      offServer = await startBenchServer({
+        databaseUrl: db.url,
+        env: {
+          MICROCHATTER_PRESENCE: 'false',
+          MICROCHATTER_MAX_STREAMS_PER_USER: '1000',
+          MICROCHATTER_SSE_HEARTBEAT_MS: '600000',
+        },
+      });
+      raiseFileLimit(offServer.pid);
+      await signals(ctx, offServer, ctx.raw.receiver);
+    }
 
     let profile: ProfileSummary | undefined;
     if (profiling) {
@@ -799,6 +935,7 @@ async function main(): Promise<number> {
     await Promise.all(clients.map((client) => client.stop()));
     await rawServer?.stop();
     await server?.stop();
+    await offServer?.stop();
     await setup?.end();
     await db?.close();
     probes.mc.dispose();

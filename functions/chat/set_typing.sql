@@ -22,7 +22,16 @@ begin
   perform chat_private.require_not_blocked(v_conversation, v_typist);
 
   -- At most one forwarded call per 2 s; the window starts afresh once the typist has sent (or read)
-  -- something since, so the next message's typing shows at once.
+  -- something since, so the next message's typing shows at once. A dropped call reads only: no row
+  -- lock, no transaction id, nothing to commit.
+  if exists (
+    select from chat_private.typing_throttle t
+    where t.conversation_id = set_typing.conversation_id and t.user_id = actor
+      and t.forwarded_at > clock_timestamp() - interval '2 seconds'
+      and t.forwarded_at >= coalesce(v_membership.read_at, '-infinity')
+  ) then
+    return false;
+  end if;
   insert into chat_private.typing_throttle as t (conversation_id, user_id, forwarded_at)
   values (set_typing.conversation_id, actor, clock_timestamp())
   on conflict (conversation_id, user_id) do update set forwarded_at = excluded.forwarded_at
