@@ -1,7 +1,7 @@
 /** Settings of the HTTP server: where it listens, TLS, timeouts, CORS. */
 import { z } from 'zod';
 import { group, type Rule, type Settings, settingsObject, type Values } from './define.ts';
-import { integer, nonEmpty, parsedUrl, port, readableFile } from './kinds.ts';
+import { boolean, integer, nonEmpty, parsedUrl, port, readableFile } from './kinds.ts';
 
 export interface TlsFiles {
   keyPath: string;
@@ -75,6 +75,14 @@ const settings = {
     shownDefault: '—',
     doc: 'comma-separated origins allowed by CORS (`https://www.example.com`); empty: CORS off; `*` is refused',
     schema: corsOrigins,
+  },
+  // No default: unset means on with the embedded database (a developer trying Microchatter), off with
+  // DATABASE_URL (a deployment), which server/main.ts decides.
+  demo: {
+    env: 'MICROCHATTER_DEMO',
+    shownDefault: 'on if embedded',
+    doc: 'serve the chat page at `/demo` with a dev sign-in that mints a token for any user id (**never in production**); unset: on with the embedded database, off with `DATABASE_URL`',
+    schema: boolean,
   },
 } satisfies Settings;
 
