@@ -92,7 +92,9 @@ export async function startPresence(sql: Sql, hub: Hub, options: PresenceOptions
     () => {
       if (beating || stopped) return;
       beating = heartbeat()
-        .catch((error: unknown) => log.warn({ reason: (error as Error).message }, 'presence: heartbeat failed'))
+        .catch((error: unknown) =>
+          log.warn({ reason: (error as Error).message }, 'presence: heartbeat failed'),
+        )
         .finally(() => {
           beating = null;
         });

@@ -79,7 +79,9 @@ export function createTyping(sql: Sql, hub: Hub): Typing {
             active.set(key, { recipients, since: expiresAt - TYPING_MS, expiresAt });
           } else active.delete(key);
         })
-        .catch((error: unknown) => log.warn({ reason: (error as Error).message }, 'typing: audience lookup failed'));
+        .catch((error: unknown) =>
+          log.warn({ reason: (error as Error).message }, 'typing: audience lookup failed'),
+        );
     },
     relayed(type, payload) {
       if (type !== 'message.created' || active.size === 0) return;

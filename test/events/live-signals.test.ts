@@ -110,7 +110,10 @@ test('typing on process A reaches B, is throttled, expires, ends with the messag
   await new Promise((resolve) => setTimeout(resolve, 300));
   const [first, ...rest] = signals(ben, 'typing');
   assert.equal(rest, [], 'one forwarded per 2 s');
-  assert.equal([first?.data.conversation_id, first?.data.user, first?.data.typing], [conversation_id, 'ann', true]);
+  assert.equal(
+    [first?.data.conversation_id, first?.data.user, first?.data.typing],
+    [conversation_id, 'ann', true],
+  );
   const expiresIn = Date.parse(String(first?.data.expires_at)) - Date.now();
   assert.ok(expiresIn > 4000 && expiresIn <= 6000, `expires in ${expiresIn} ms`);
 
@@ -132,9 +135,16 @@ test('presence: online across processes, flapping is quiet, offline within 5 s o
   const ben = await stream(b, 'ben');
   const ann = await stream(a, 'ann');
   await waitFor(() => signals(ben, 'presence.changed', 'ann').length >= 1, 'ann online');
-  assert.equal(signals(ben, 'presence.changed', 'ann')[0]?.data, { user: 'ann', online: true, last_seen_at: null });
+  assert.equal(signals(ben, 'presence.changed', 'ann')[0]?.data, {
+    user: 'ann',
+    online: true,
+    last_seen_at: null,
+  });
   assert.ok(signals(ben, 'presence.changed', 'ann')[0]?.id, 'presence.changed is a logged event');
-  const seen = (await ok(rpc(b, 'ben', 'get_presence', { users: ['ann', 'cat'] }))) as Record<string, unknown>[];
+  const seen = (await ok(rpc(b, 'ben', 'get_presence', { users: ['ann', 'cat'] }))) as Record<
+    string,
+    unknown
+  >[];
   assert.equal(
     seen.map((p) => [p.user, p.online]),
     [
@@ -189,7 +199,10 @@ test('privacy and blocking hide typing and presence from every path', async () =
   await new Promise((resolve) => setTimeout(resolve, 1500));
   assert.equal(signals(ben, 'presence.changed', 'dan'), []);
   assert.equal(signals(ben, 'presence.changed', 'eve'), []);
-  const seen = (await ok(rpc(b, 'ben', 'get_presence', { users: ['dan', 'eve'] }))) as Record<string, unknown>[];
+  const seen = (await ok(rpc(b, 'ben', 'get_presence', { users: ['dan', 'eve'] }))) as Record<
+    string,
+    unknown
+  >[];
   assert.equal(
     seen.map((p) => [p.user, p.online, p.last_seen_at]),
     [
@@ -197,7 +210,9 @@ test('privacy and blocking hide typing and presence from every path', async () =
       ['eve', false, null],
     ],
   );
-  const tooMany = await rpc(b, 'ben', 'get_presence', { users: Array.from({ length: 101 }, (_, i) => `u${i}`) });
+  const tooMany = await rpc(b, 'ben', 'get_presence', {
+    users: Array.from({ length: 101 }, (_, i) => `u${i}`),
+  });
   assert.is(tooMany.status, 400);
   dan.close();
   eve.close();

@@ -95,7 +95,10 @@ test('read positions: read_at, conversation.read carries it, mutual privacy, blo
   await db.sql`select chat.send_message('dan', conversation_id => ${id}, body => 'two')`;
   const mark = await latest();
   await db.sql`select chat.mark_read('eve', ${id})`;
-  assert.equal((await eventsAfter(mark)).map((e) => e.recipients), [['eve']]);
+  assert.equal(
+    (await eventsAfter(mark)).map((e) => e.recipients),
+    [['eve']],
+  );
   const users = async (actor: string) =>
     (await db.sql`select * from chat.list_read_positions(${actor}, ${id})`).map((p) => p.user);
   assert.equal(await users('dan'), ['ben', 'dan']);
@@ -108,7 +111,10 @@ test('read positions: read_at, conversation.read carries it, mutual privacy, blo
   assert.equal(await users('ben'), ['ben', 'eve']);
   const blocked = await latest();
   await db.sql`select chat.mark_read('ben', ${id})`;
-  assert.equal((await eventsAfter(blocked)).map((e) => e.recipients), [['ben', 'eve']]);
+  assert.equal(
+    (await eventsAfter(blocked)).map((e) => e.recipients),
+    [['ben', 'eve']],
+  );
   await db.sql`select chat.unblock_user('ben', 'dan')`;
 });
 
@@ -140,7 +146,10 @@ test('presence: leases, transitions once, peers of direct chats, privacy, a proc
   await db.sql`select chat_server.presence_sync('p1', '{}', array['pia'], array[now()])`;
   assert.equal(await eventsAfter(left), []);
   await db.sql`select chat_server.presence_sync('p2', '{}', array['pia'], array[now()])`;
-  assert.equal((await eventsAfter(left)).map((e) => e.payload.online), [false]);
+  assert.equal(
+    (await eventsAfter(left)).map((e) => e.payload.online),
+    [false],
+  );
   assert.equal(await presence('quin', 'pia'), [['pia', false, true]]);
 
   // A process that stops renewing: any other process expires it.
