@@ -40,6 +40,8 @@ export interface AppOptions {
   metrics?: Metrics | undefined;
   /** One log line per request (request ids are always given). */
   logRequests?: boolean;
+  /** GET /demo and its dev sign-in (server/demo.ts); absent: no demo (production). */
+  demo?: Hono | undefined;
 }
 
 /** The TCP peer under @hono/node-server; in-process requests (tests) have none. */
@@ -121,6 +123,7 @@ export function createApp(options: AppOptions): Hono {
   }
 
   app.get('/openapi.json', (c) => c.json(openApiDocument(catalog)));
+  if (options.demo) app.route('/', options.demo);
   app.get('/docs', (c) => c.html(renderDocsPage(catalog)));
 
   app.route('/', authRoutes(auth, sql));

@@ -5,6 +5,7 @@ import { createAuth } from './auth.ts';
 import { loadCatalog } from './catalog.ts';
 import { loadConfig } from './config.ts';
 import { connectDatabase, queriesInFlight } from './db.ts';
+import { demoRoutes } from './demo.ts';
 import { startEmbeddedPostgres } from './embedded.ts';
 import { startRealtime } from './events/realtime.ts';
 import { startHttpServer } from './http-server.ts';
@@ -47,7 +48,11 @@ async function main(): Promise<void> {
         poolMax: config.dbPoolMax,
       })
     : undefined;
+  // DEMO ONLY: the dev sign-in mints tokens for anyone (server/demo.ts).
+  const demo = (config.demo ?? !config.databaseUrl) ? await demoRoutes({ auth, sql }) : undefined;
+  if (demo) log.warn('MICROCHATTER_DEMO: /demo is on, and its sign-in lets anyone act as any user');
   const app = createApp({
+    demo,
     metrics,
     maxInFlight: config.maxInFlight,
     logRequests: true,
