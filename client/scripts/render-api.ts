@@ -7,7 +7,15 @@
 import type { ApiFunction, Catalog, Column, ValueType } from '../../server/catalog.ts';
 
 /** Names the client itself uses; a SQL function of that name would shadow a client method. */
-export const RESERVED_NAMES = ['call', 'events', 'inbox', 'history', 'token'];
+export const RESERVED_NAMES = [
+  'call',
+  'events',
+  'inbox',
+  'history',
+  'token',
+  'uploadAttachment',
+  'downloadAttachment',
+];
 
 /**
  * The JSON shapes of jsonb columns, which the catalog can only call "JSON". Keyed by row type (or

@@ -1,6 +1,7 @@
 import { errorFrom } from './errors.js';
 import { type EventHandlers, type EventsOptions, type Subscription, subscribe } from './events.js';
 import {
+  type AttachmentInfo,
   type CallOptions,
   type ChatApi,
   type Conversation,
@@ -31,6 +32,13 @@ export interface Client extends ChatApi {
   inbox(options?: { pageSize?: number; before?: string }): Pages<Conversation>;
   /** A conversation's messages, newest first, fetched a page at a time as you iterate. */
   history(conversationId: number, options?: { pageSize?: number; beforeSeq?: number }): Pages<Message>;
+  /** POST /attachments: stores a file; pass its `attachment_id` in send_message's `attachments`. */
+  uploadAttachment(
+    file: Blob | ArrayBuffer | Uint8Array,
+    options: { name: string; contentType?: string; signal?: AbortSignal },
+  ): Promise<AttachmentInfo>;
+  /** GET /attachments/<id>: the file, as a Response (`.blob()` for an image preview). */
+  downloadAttachment(attachmentId: string, options?: CallOptions): Promise<Response>;
 }
 
 /** What the parts of the client share. */
@@ -86,6 +94,24 @@ export function createClient(options: ClientOptions): Client {
   return {
     ...methods,
     baseUrl: transport.baseUrl,
+    async uploadAttachment(file, { name, contentType, signal }) {
+      const type = contentType || (file instanceof Blob ? file.type : '') || 'application/octet-stream';
+      const response = await authorizedFetch(transport, `/attachments?name=${encodeURIComponent(name)}`, {
+        method: 'POST',
+        headers: { 'content-type': type },
+        body: file as Blob,
+        signal,
+      });
+      if (!response.ok) throw await errorFrom(response);
+      return (await response.json()) as AttachmentInfo;
+    },
+    async downloadAttachment(attachmentId, callOptions = {}) {
+      const response = await authorizedFetch(transport, `/attachments/${encodeURIComponent(attachmentId)}`, {
+        signal: callOptions.signal,
+      });
+      if (!response.ok) throw await errorFrom(response);
+      return response;
+    },
     call: ((name: string, args?: object, callOptions?: CallOptions) =>
       call(name, args, callOptions)) as Client['call'],
     events: (handlers, eventsOptions) => subscribe(transport, handlers, eventsOptions),
