@@ -49,6 +49,8 @@ function start(me) {
   let editing;
   let typingSentAt = 0;
   let searchResults;
+  /** Whether the reader is at the newest message: new ones (and late image previews) keep it in view. */
+  let stickToBottom = true;
 
   $('signin').hidden = true;
   $('chat').hidden = false;
@@ -176,6 +178,7 @@ function start(me) {
   function scrollToBottom() {
     const list = $('messages');
     list.scrollTop = list.scrollHeight;
+    stickToBottom = true;
   }
 
   /** Marks the open conversation read while the page is visible (the sender sees "Seen"). */
@@ -190,7 +193,8 @@ function start(me) {
 
   function attachmentView(a) {
     if (a.content_type.startsWith('image/')) {
-      const img = el('img', { alt: a.name });
+      // A preview that loads after the render makes the list taller: keep the newest in view.
+      const img = el('img', { alt: a.name, onload: () => stickToBottom && scrollToBottom() });
       let url = previews.get(a.attachment_id);
       if (url) img.src = url;
       else {
@@ -290,8 +294,7 @@ function start(me) {
   }
 
   /** "Seen" under my last message once another member has read that far. */
-  function seenView(messages) {
-    const lastMine = [...messages].reverse().find((m) => m.sender === me && !m.deleted_at);
+  function seenView(lastMine) {
     if (!lastMine) return null;
     const readers = [...store.readPositions(openId)]
       .filter(([user, seq]) => user !== me && seq >= lastMine.seq)
@@ -312,10 +315,11 @@ function start(me) {
     $('title').textContent = c ? titleOf(c) : 'Pick a conversation';
     if (!c) return;
     const list = $('messages');
-    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
     const messages = store.messages(openId);
     const byseq = new Map(messages.map((m) => [m.seq, m]));
     const history = histories.get(openId);
+    const lastMine = messages.findLast((m) => m.sender === me && !m.deleted_at);
+    const seen = seenView(lastMine);
     list.replaceChildren(
       history?.more
         ? el('p', { class: 'older' }, 'Scroll up for older messages')
@@ -324,10 +328,11 @@ function start(me) {
             { class: 'older' },
             messages.length ? 'Start of the conversation' : 'No messages yet: say hello',
           ),
-      ...messages.map((m) => messageView(m, byseq)),
-      seenView(messages) ?? '',
+      ...messages.flatMap((m) =>
+        m === lastMine ? [messageView(m, byseq), seen ?? ''] : [messageView(m, byseq)],
+      ),
     );
-    if (atBottom) scrollToBottom();
+    if (stickToBottom) scrollToBottom();
     const typing = store.typing(openId);
     $('typing').textContent =
       typing.length === 0 ? '' : `${typing.join(', ')} ${typing.length === 1 ? 'is' : 'are'} typing…`;
@@ -466,9 +471,10 @@ function start(me) {
     const items = searchResults.map((m) => {
       const snippet = el('span', { class: 'preview' });
       // The snippet is escaped text with <mark> around the matches: keep only those marks.
+      const decoder = document.createElement('textarea'); // decodes entities, runs and loads nothing
       for (const [i, part] of m.snippet.split(/<\/?mark>/).entries()) {
-        const text = new DOMParser().parseFromString(part, 'text/html').documentElement.textContent ?? '';
-        snippet.append(i % 2 ? el('mark', {}, text) : text);
+        decoder.innerHTML = part;
+        snippet.append(i % 2 ? el('mark', {}, decoder.value) : decoder.value);
       }
       const c = store.conversation(m.conversation_id);
       return el(
@@ -507,7 +513,9 @@ function start(me) {
     e.target.value = '';
   });
   $('messages').addEventListener('scroll', () => {
-    if ($('messages').scrollTop < 60 && openId !== undefined) loadOlder(openId);
+    const list = $('messages');
+    stickToBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    if (list.scrollTop < 60 && openId !== undefined) loadOlder(openId);
   });
   $('back').addEventListener('click', () => {
     $('chat').classList.remove('open');
