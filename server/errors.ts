@@ -40,6 +40,10 @@ export const statusByCode = {
   MCRXN: 409,
   MCURL: 400,
   MCNWH: 404,
+  MCSUS: 403,
+  MCMOD: 403,
+  MCRPT: 409,
+  MCNRP: 404,
   // Raised by the HTTP layer.
   MCJSN: 400,
   MCAUT: 401,

@@ -9,6 +9,7 @@ declare
   v_conversation chat_private.conversations;
 begin
   actor := chat_private.nfc(actor);
+  perform chat_private.require_not_suspended(actor);
   members := chat_private.nfc(members);
   perform chat_private.require_user(actor);
   insert into chat_private.conversations (kind, title, members, owner, admins)
@@ -21,4 +22,4 @@ $$;
 comment on function chat.create_group(text, text, text[]) is
   'Creates a group conversation with a title (1 to 200 characters) and you as its owner, and adds the '
   'given members (at most 1000 in all, microchatter.max_group_members). A user who blocked you cannot be '
-  'added. Returns the group. Errors: MCARG, MCUNU, MCBLK, MCFUL.';
+  'added. Returns the group. Errors: MCARG, MCUNU, MCBLK, MCFUL, MCSUS.';

@@ -11,6 +11,7 @@ declare
   v_message chat_private.messages;
 begin
   actor := chat_private.nfc(actor);
+  perform chat_private.require_not_suspended(actor);
   v_message := chat_private.message_to_change(actor, edit_message.conversation_id, edit_message.seq);
   if v_message.sender is distinct from actor then
     raise exception using errcode = 'MCOWN', message = 'only its sender may edit a message';
@@ -23,6 +24,8 @@ begin
   edit_message.body := chat_private.checked_body(edit_message.body, jsonb_array_length(v_message.attachments) > 0);
   perform chat_private.require_not_blocked(chat_private.conversation(edit_message.conversation_id, false),
     chat_private.require_user(actor));
+  edit_message.body := chat_private.policy_body(actor, edit_message.conversation_id, edit_message.body,
+    jsonb_array_length(v_message.attachments) > 0);
   if edit_message.body = v_message.body then
     return chat_private.message_row(v_message);
   end if;
@@ -44,4 +47,4 @@ comment on function chat.edit_message(text, bigint, bigint, text) is
   'message.updated. Same body rules as send_message. What it said before stays where an admin can read it '
   '(chat_admin.list_message_edits). A DBA may limit how long after sending (microchatter.edit_window_seconds; '
   'default no limit). Editing to the same body changes nothing. Returns the message. '
-  'Errors: MCNCV, MCNMB, MCNMS, MCOWN, MCDEL, MCLAT, MCEMB, MCLNG, MCBLK.';
+  'Errors: MCNCV, MCNMB, MCNMS, MCOWN, MCDEL, MCLAT, MCEMB, MCLNG, MCBLK, MCSUS, MCMOD.';

@@ -11,6 +11,7 @@ declare
   v_reactions jsonb;
 begin
   actor := chat_private.nfc(actor);
+  perform chat_private.require_not_suspended(actor);
   emoji := chat_private.checked_emoji(emoji);
   v_message := chat_private.message_to_change(actor, react.conversation_id, react.seq);
   perform chat_private.require_not_deleted(v_message);
@@ -31,4 +32,4 @@ comment on function chat.react(text, bigint, bigint, text) is
   'Adds your reaction `emoji` (1 to 32 characters, no white space) to a message; reacting again with the '
   'same emoji changes nothing. A message has at most microchatter.max_reactions_per_message (50) different '
   'emoji. The members get message.updated. Returns the message. '
-  'Errors: MCEMO, MCNCV, MCNMB, MCNMS, MCDEL, MCRXN, MCBLK.';
+  'Errors: MCEMO, MCNCV, MCNMB, MCNMS, MCDEL, MCRXN, MCBLK, MCSUS.';

@@ -11,6 +11,7 @@ declare
   v_membership chat_private.memberships := chat_private.membership(chat_private.nfc(actor), rename_conversation.conversation_id, true);
 begin
   actor := chat_private.nfc(actor);
+  perform chat_private.require_not_suspended(actor);
   perform chat_private.require_group_admin(v_conversation, actor);
   update chat_private.conversations c set title = chat_private.checked_label(rename_conversation.title, 'title', true)
   where c.conversation_id = rename_conversation.conversation_id
@@ -19,4 +20,4 @@ begin
 end
 $$;
 comment on function chat.rename_conversation(text, bigint, text) is
-  'Renames a group (owner and admins only); title 1 to 200 characters. Errors: MCARG, MCNCV, MCNMB, MCKND, MCFRB.';
+  'Renames a group (owner and admins only); title 1 to 200 characters. Errors: MCARG, MCNCV, MCNMB, MCKND, MCFRB, MCSUS.';

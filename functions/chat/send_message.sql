@@ -32,6 +32,7 @@ begin
     raise exception using errcode = 'MCARG', message = 'give either recipient or conversation_id';
   end if;
   v_sender := chat_private.require_user(actor);
+  perform chat_private.require_not_suspended(v_sender);
   if recipient is not null then
     v_conversation_id := chat_private.direct_conversation(actor, recipient);
   end if;
@@ -55,6 +56,7 @@ begin
     perform chat_private.require_not_deleted(v_answered);
   end if;
 
+  send_message.body := chat_private.policy_body(actor, v_conversation_id, send_message.body, cardinality(attachments) > 0);
   perform chat_private.take_send_token(actor);
 
   update chat_private.conversations c set last_seq = c.last_seq + 1, last_activity_at = now()
@@ -89,4 +91,4 @@ comment on function chat.send_message(text, text, bigint, text, text, bigint, te
   'attached to anything yet; they are attached in the same transaction, or nothing is stored. Returns the '
   'message. Sessions that set microchatter.send_rate_per_minute (the server does) may send that many per '
   'minute per user. Errors: MCEMB, MCLNG, MCARG, MCUNU, MCSLF, MCNCV, MCNMB, MCBLK, MCNMS, MCDEL, MCATT, '
-  'MCLIM, MCRAT.';
+  'MCLIM, MCRAT, MCSUS, MCMOD.';

@@ -11,6 +11,7 @@ declare
   v_reactions jsonb;
 begin
   actor := chat_private.nfc(actor);
+  perform chat_private.require_not_suspended(actor);
   emoji := chat_private.checked_emoji(emoji);
   v_message := chat_private.message_to_change(actor, unreact.conversation_id, unreact.seq);
   v_reactions := chat_private.without_reaction(v_message.reactions, emoji, actor);
@@ -26,4 +27,4 @@ $$;
 comment on function chat.unreact(text, bigint, bigint, text) is
   'Takes back your reaction `emoji` from a message; nothing changes when you had not reacted so (or the '
   'message was deleted). The members get message.updated. Returns the message. '
-  'Errors: MCEMO, MCNCV, MCNMB, MCNMS.';
+  'Errors: MCEMO, MCNCV, MCNMB, MCNMS, MCSUS.';
