@@ -55,17 +55,21 @@ export const errorStatus = {
   MCLAT: 409,
   MCLIM: 400,
   MCLNG: 413,
+  MCMOD: 403,
   MCMTH: 405,
   MCNCV: 404,
   MCNFD: 404,
   MCNMB: 403,
   MCNMS: 404,
+  MCNRP: 404,
   MCNWH: 404,
   MCOWN: 403,
   MCRAT: 429,
+  MCRPT: 409,
   MCRST: 409,
   MCRXN: 409,
   MCSLF: 400,
+  MCSUS: 403,
   MCTOO: 413,
   MCTYP: 415,
   MCUNU: 404,
@@ -339,6 +343,23 @@ export interface RenameConversationArgs {
 /** What `chat.rename_conversation` answers. */
 export type RenameConversationResult = Conversation;
 
+/** Arguments of `chat.report_message`. */
+export interface ReportMessageArgs {
+  conversation_id: number;
+  seq: number;
+  reason: string;
+}
+/**
+ * A row of `chat.report_message`.
+ */
+export interface ReportMessageRow {
+  report_id: number | null;
+  status: string | null;
+  created_at: string | null;
+}
+/** What `chat.report_message` answers. */
+export type ReportMessageResult = ReportMessageRow[];
+
 /** Arguments of `chat.search_messages`. */
 export interface SearchMessagesArgs {
   query: string;
@@ -427,7 +448,7 @@ export interface ChatApi {
   /**
    * Adds users to a group (owner and admins only). New members see the messages sent from now on, not
    * the history before; users already in the group are skipped; former members come back. Errors:
-   * MCNCV, MCNMB, MCKND, MCFRB, MCUNU, MCBLK, MCFUL.
+   * MCNCV, MCNMB, MCKND, MCFRB, MCUNU, MCBLK, MCFUL, MCSUS.
    */
   add_members(args: AddMembersArgs, options?: CallOptions): Promise<AddMembersResult>;
   /**
@@ -441,7 +462,7 @@ export interface ChatApi {
   /**
    * Creates a group conversation with a title (1 to 200 characters) and you as its owner, and adds the
    * given members (at most 1000 in all, microchatter.max_group_members). A user who blocked you cannot
-   * be added. Returns the group. Errors: MCARG, MCUNU, MCBLK, MCFUL.
+   * be added. Returns the group. Errors: MCARG, MCUNU, MCBLK, MCFUL, MCSUS.
    */
   create_group(args: CreateGroupArgs, options?: CallOptions): Promise<CreateGroupResult>;
   /**
@@ -463,7 +484,8 @@ export interface ChatApi {
    * message.updated. Same body rules as send_message. What it said before stays where an admin can
    * read it (chat_admin.list_message_edits). A DBA may limit how long after sending
    * (microchatter.edit_window_seconds; default no limit). Editing to the same body changes nothing.
-   * Returns the message. Errors: MCNCV, MCNMB, MCNMS, MCOWN, MCDEL, MCLAT, MCEMB, MCLNG, MCBLK.
+   * Returns the message. Errors: MCNCV, MCNMB, MCNMS, MCOWN, MCDEL, MCLAT, MCEMB, MCLNG, MCBLK, MCSUS,
+   * MCMOD.
    */
   edit_message(args: EditMessageArgs, options?: CallOptions): Promise<EditMessageResult>;
   /**
@@ -525,7 +547,7 @@ export interface ChatApi {
    * Adds your reaction `emoji` (1 to 32 characters, no white space) to a message; reacting again with
    * the same emoji changes nothing. A message has at most microchatter.max_reactions_per_message (50)
    * different emoji. The members get message.updated. Returns the message. Errors: MCEMO, MCNCV,
-   * MCNMB, MCNMS, MCDEL, MCRXN, MCBLK.
+   * MCNMB, MCNMS, MCDEL, MCRXN, MCBLK, MCSUS.
    */
   react(args: ReactArgs, options?: CallOptions): Promise<ReactResult>;
   /**
@@ -536,9 +558,16 @@ export interface ChatApi {
   remove_member(args: RemoveMemberArgs, options?: CallOptions): Promise<RemoveMemberResult>;
   /**
    * Renames a group (owner and admins only); title 1 to 200 characters. Errors: MCARG, MCNCV, MCNMB,
-   * MCKND, MCFRB.
+   * MCKND, MCFRB, MCSUS.
    */
   rename_conversation(args: RenameConversationArgs, options?: CallOptions): Promise<RenameConversationResult>;
+  /**
+   * Reports a message you can see to the site's moderators, with a reason (1 to 1000 characters). Once
+   * per message and user. Moderators see it in chat_admin.list_reports, and webhooks subscribed to
+   * message.reported get it. A message you cannot see (or one in a conversation you are not in) is
+   * MCNMS. Errors: MCARG, MCNCV, MCNMS, MCRPT.
+   */
+  report_message(args: ReportMessageArgs, options?: CallOptions): Promise<ReportMessageResult>;
   /**
    * Full-text search over the messages you can read (your conversations, after your deletion point,
    * not after you left; never deleted ones), newest first. query: web-search syntax (words, "a
@@ -559,7 +588,8 @@ export interface ChatApi {
    * uploads (POST /attachments) not attached to anything yet; they are attached in the same
    * transaction, or nothing is stored. Returns the message. Sessions that set
    * microchatter.send_rate_per_minute (the server does) may send that many per minute per user.
-   * Errors: MCEMB, MCLNG, MCARG, MCUNU, MCSLF, MCNCV, MCNMB, MCBLK, MCNMS, MCDEL, MCATT, MCLIM, MCRAT.
+   * Errors: MCEMB, MCLNG, MCARG, MCUNU, MCSLF, MCNCV, MCNMB, MCBLK, MCNMS, MCDEL, MCATT, MCLIM, MCRAT,
+   * MCSUS, MCMOD.
    */
   send_message(args?: SendMessageArgs, options?: CallOptions): Promise<SendMessageResult>;
   /**
@@ -590,7 +620,7 @@ export interface ChatApi {
   /**
    * Takes back your reaction `emoji` from a message; nothing changes when you had not reacted so (or
    * the message was deleted). The members get message.updated. Returns the message. Errors: MCEMO,
-   * MCNCV, MCNMB, MCNMS.
+   * MCNCV, MCNMB, MCNMS, MCSUS.
    */
   unreact(args: UnreactArgs, options?: CallOptions): Promise<UnreactResult>;
   /**
@@ -628,6 +658,7 @@ export const chatFunctions = {
   react: { readOnly: false },
   remove_member: { readOnly: false },
   rename_conversation: { readOnly: false },
+  report_message: { readOnly: false },
   search_messages: { readOnly: true },
   send_message: { readOnly: false },
   set_admin: { readOnly: false },
