@@ -80,12 +80,14 @@ async function main(): Promise<void> {
       log.error(`Microchatter: shutdown after ${signal} took over 10 s, exiting`);
       process.exit(1);
     }, 10_000).unref();
-    // Stop taking connections, then end the event streams, which would otherwise keep it open.
+    // Stop taking connections, then end the event streams, which would otherwise keep it open. The job
+    // runner stops meanwhile: jobs in flight get 2 s to finish, then are told to abort and hand their
+    // work back to the queue, so it is done well within a supervisor's usual 10 s.
     const closed = server.close();
+    const workerStopped = worker?.stop();
     await realtime.stop();
     await closed;
-    // A delivery in flight finishes (or times out) first; its job is otherwise retried elsewhere.
-    await worker?.stop();
+    await workerStopped;
     auth.close();
     await sql.end({ timeout: 5 });
     await embedded?.stop();

@@ -9,6 +9,12 @@ const settings = {
     doc: 'jobs (webhook deliveries, pruning) one process runs at a time; `0` runs no jobs in this process',
     schema: integer(0, 1000, 'jobs'),
   },
+  workerLeaseSeconds: {
+    env: 'MICROCHATTER_WORKER_LEASE_SECONDS',
+    default: '30',
+    doc: 'a process that stopped renewing its job runner lease this long ago is dead: its locked jobs are unlocked for others',
+    schema: integer(3, 3600, 'seconds'),
+  },
   webhookAllowPrivate: {
     env: 'MICROCHATTER_WEBHOOK_ALLOW_PRIVATE',
     default: 'false',

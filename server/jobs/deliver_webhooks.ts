@@ -58,9 +58,15 @@ const failuresInARow = new Map<number, number>();
 const inFlight = new Map<number, number>();
 
 export function deliverWebhooks(sql: Sql, settings: WebhookSettings): Task {
-  return async (payload) => {
+  return async (payload, helpers) => {
     const { webhook_id: webhookId, stream } = payload as { webhook_id: number; stream: string };
+    const { abortSignal } = helpers;
     for (;;) {
+      // Shutting down: hand the rest of the stream to whichever process takes its job next.
+      if (abortSignal.aborted) {
+        await sql`select chat_server.defer_webhook_stream(${webhookId}, ${stream}, 0)`;
+        return;
+      }
       const [delivery] = await sql<Delivery[]>`
         select * from chat_server.next_webhook_delivery(${webhookId}, ${stream})`;
       if (!delivery) return;
@@ -75,12 +81,14 @@ export function deliverWebhooks(sql: Sql, settings: WebhookSettings): Task {
         headers,
         timeoutMs: settings.webhookTimeoutMs,
         allowPrivate: settings.webhookAllowPrivate,
+        signal: abortSignal,
       }).finally(() => inFlight.set(webhookId, (inFlight.get(webhookId) ?? 1) - 1));
       if (result.ok) {
         failuresInARow.delete(webhookId);
         await sql`select chat_server.webhook_delivered(${delivery.delivery_id}, ${result.status})`;
         continue;
       }
+      if (abortSignal.aborted) continue; // not the receiver's failure: no attempt spent
       failuresInARow.set(webhookId, (failuresInARow.get(webhookId) ?? 0) + 1);
       const [{ outcome }] = await sql<{ outcome: string }[]>`
         select chat_server.webhook_attempt_failed(${delivery.delivery_id}, ${result.status}, ${result.error},

@@ -4,7 +4,8 @@
  * enqueued from SQL, in the transaction of the change, so psql and HTTP enqueue alike; one file per
  * task in this directory.
  */
-import { Logger, type Runner, run, type TaskList } from 'graphile-worker';
+import { EventEmitter } from 'node:events';
+import { Logger, type Runner, run, type TaskList, type WorkerEvents } from 'graphile-worker';
 import type { Config } from '../config.ts';
 import type { Sql } from '../db.ts';
 import { log } from '../logger.ts';
@@ -14,6 +15,9 @@ import { kickWebhooks } from './kick_webhooks.ts';
 export interface Worker {
   stop(): Promise<void>;
 }
+
+/** What the runner gets to finish its jobs in on shutdown before they are told to abort. */
+const SHUTDOWN_ABORT_MS = 2_000;
 
 export function taskList(sql: Sql, config: Config): TaskList {
   return {
@@ -32,12 +36,40 @@ function workerLogFactory(scope: Record<string, unknown>) {
   };
 }
 
+/**
+ * graphile-worker unlocks the jobs of a process that died (SIGKILL, OOM, a lost host) only after 4
+ * hours, and a locked job holds its whole queue: one webhook stream would stall that long. So each
+ * worker pool holds a lease it renews every third of MICROCHATTER_WORKER_LEASE_SECONDS, and every
+ * process, at the same pace, unlocks the jobs of pools whose lease ran out
+ * (chat_server.unlock_dead_workers, through graphile_worker.force_unlock_workers).
+ */
+function holdLease(sql: Sql, poolIds: Set<string>, leaseSeconds: number): () => void {
+  const beat = async () => {
+    try {
+      for (const id of poolIds) await sql`select chat_server.renew_worker_lease(${id}, ${leaseSeconds})`;
+      const [{ unlocked }] = await sql<{ unlocked: number }[]>`
+        select chat_server.unlock_dead_workers(${leaseSeconds}) as unlocked`;
+      if (unlocked > 0)
+        log.warn({ unlocked }, 'unlocked the jobs of job runners that stopped renewing their lease');
+    } catch (error) {
+      log.warn({ err: error }, 'job runner lease: renewal failed, trying again');
+    }
+  };
+  void beat();
+  const timer = setInterval(() => void beat(), (leaseSeconds * 1000) / 3);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 export async function startWorker(
   databaseUrl: string,
   sql: Sql,
   config: Config,
 ): Promise<Worker | undefined> {
   if (config.workerConcurrency === 0) return undefined;
+  const events: WorkerEvents = new EventEmitter();
+  const poolIds = new Set<string>();
+  events.on('pool:create', ({ workerPool }) => poolIds.add(workerPool.id));
   const runner: Runner = await run({
     connectionString: databaseUrl,
     concurrency: config.workerConcurrency,
@@ -45,15 +77,28 @@ export async function startWorker(
     maxPoolSize: config.workerConcurrency + 2,
     noHandleSignals: true,
     pollInterval: 1000,
+    events,
+    preset: {
+      worker: {
+        // With batching off (-1, the default) a job's completion is sent without being awaited, and a
+        // shutdown does not wait for it: the process exits with the job and its queue still locked,
+        // for 4 hours. A batcher (even of 0 ms) is flushed before the runner's stop() resolves.
+        completeJobBatchDelay: 0,
+        failJobBatchDelay: 0,
+        gracefulShutdownAbortTimeout: SHUTDOWN_ABORT_MS,
+      },
+    },
     logger: new Logger(workerLogFactory),
     taskList: taskList(sql, config),
     crontab: ['* * * * * kick_webhooks ?max=1'].join('\n'),
   });
+  const releaseLease = holdLease(sql, poolIds, config.workerLeaseSeconds);
   // Deliveries written while no worker ran (or before graphile-worker was installed) go out now.
   await sql`select chat_server.kick_webhooks()`;
   return {
     async stop() {
       await runner.stop();
+      releaseLease();
     },
   };
 }

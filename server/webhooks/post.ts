@@ -48,6 +48,8 @@ export interface PostOptions {
   headers: Record<string, string>;
   timeoutMs: number;
   allowPrivate: boolean;
+  /** Ends the attempt early (the worker shutting down); the delivery is then tried again later. */
+  signal?: AbortSignal;
 }
 
 export type PostResult = { ok: true; status: number } | { ok: false; status: number | null; error: string };
@@ -113,6 +115,7 @@ export function postWebhook(url: string, body: string, options: PostOptions): Pr
         },
         lookup: guardedLookup(options.allowPrivate),
         agent: false,
+        signal: options.signal,
       },
       (response) => {
         const status = response.statusCode ?? 0;
