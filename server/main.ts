@@ -46,6 +46,12 @@ async function main(): Promise<void> {
         openStreams: () => realtime.hub.streamCount(),
         queriesInFlight,
         poolMax: config.dbPoolMax,
+        webhookBacklog: async () => {
+          const [row] = await sql<{ pending: number; failed: number }[]>`
+            select coalesce(sum(pending), 0)::int as pending, coalesce(sum(failed), 0)::int as failed
+            from chat_admin.list_webhooks()`;
+          return row ?? { pending: 0, failed: 0 };
+        },
       })
     : undefined;
   // DEMO ONLY: the dev sign-in mints tokens for anyone (server/demo.ts).

@@ -14,6 +14,8 @@ export interface MetricSources {
   poolMax?: number;
   /** Requests being handled now (load shedding's count). */
   requestsInFlight?: () => number;
+  /** Webhook deliveries waiting to go out, and those that failed for good (read when scraped). */
+  webhookBacklog?: () => Promise<{ pending: number; failed: number }>;
 }
 
 export interface Metrics {
@@ -78,6 +80,23 @@ export function createMetrics(token: string, sources: MetricSources = {}): Metri
     gauge('microchatter_db_pool_waiting', 'Request queries waiting for a pool connection', () =>
       Math.max(0, inFlight() - poolMax),
     );
+  }
+
+  const backlog = sources.webhookBacklog;
+  if (backlog) {
+    for (const [state, help] of [
+      ['pending', 'Webhook deliveries waiting to be delivered (queue depth)'],
+      ['failed', 'Webhook deliveries that failed for good'],
+    ] as const) {
+      new client.Gauge({
+        name: `microchatter_webhook_deliveries_${state}`,
+        help,
+        registers: [registry],
+        async collect() {
+          this.set((await backlog())[state]);
+        },
+      });
+    }
   }
 
   const expected = Buffer.from(`Bearer ${token}`);

@@ -132,6 +132,8 @@ test('a server process logs one JSON line per request, with request and user ids
     );
     assert.match(text, 'microchatter_event_streams_open 0');
     assert.match(text, 'microchatter_db_pool_in_use');
+    assert.match(text, 'microchatter_webhook_deliveries_pending 0');
+    assert.match(text, 'microchatter_webhook_deliveries_failed 0');
   } finally {
     await server.stop();
   }
