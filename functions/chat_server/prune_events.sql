@@ -21,6 +21,10 @@ begin
     get diagnostics v_deleted = row_count;
     update chat_private.event_log l set pruned_through = v_cut - 1 where l.pruned_through < v_cut - 1;
   end if;
+  -- Deliveries that reached their receiver (they keep no payload) or failed for good, kept as long as
+  -- the events for list_webhook_deliveries.
+  delete from chat_private.webhook_deliveries d
+  where d.status <> 'pending' and coalesce(d.delivered_at, d.last_attempt_at, d.occurred_at) < now() - retention;
   delete from chat_private.stream_tickets t where t.expires_at < now();
   -- A bucket that has refilled is the same as no bucket.
   delete from chat_private.rate_limits r where r.refilled_at < now();
@@ -28,6 +32,6 @@ begin
 end
 $$;
 comment on function chat_server.prune_events(interval) is
-  'Deletes events older than the retention (default 30 days), expired stream tickets and refilled '
-  'rate-limit buckets; returns how many events went. A client whose cursor is older gets a reset. The '
-  'server calls it hourly.';
+  'Deletes events older than the retention (default 30 days), webhook deliveries delivered or failed '
+  'before it, expired stream tickets and refilled rate-limit buckets; returns how many events went. A '
+  'client whose cursor is older gets a reset. The server calls it hourly.';

@@ -15,6 +15,12 @@ const settings = {
     doc: 'a process that stopped renewing its job runner lease this long ago is dead: its locked jobs are unlocked for others',
     schema: integer(3, 3600, 'seconds'),
   },
+  messageRetentionDays: {
+    env: 'MICROCHATTER_MESSAGE_RETENTION_DAYS',
+    default: '0',
+    doc: 'messages older than this become tombstones (hourly job); `0` keeps them for ever, or as the database setting `microchatter.message_retention_days` says',
+    schema: integer(0, 36_500, 'days'),
+  },
   webhookAllowPrivate: {
     env: 'MICROCHATTER_WEBHOOK_ALLOW_PRIVATE',
     default: 'false',

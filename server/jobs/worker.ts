@@ -9,8 +9,10 @@ import { Logger, type Runner, run, type TaskList, type WorkerEvents } from 'grap
 import type { Config } from '../config.ts';
 import type { Sql } from '../db.ts';
 import { log } from '../logger.ts';
+import { applyMessageRetention } from './apply_message_retention.ts';
 import { deliverWebhooks } from './deliver_webhooks.ts';
 import { kickWebhooks } from './kick_webhooks.ts';
+import { pruneEvents } from './prune_events.ts';
 
 export interface Worker {
   stop(): Promise<void>;
@@ -23,8 +25,20 @@ export function taskList(sql: Sql, config: Config): TaskList {
   return {
     deliver_webhooks: deliverWebhooks(sql, config),
     kick_webhooks: kickWebhooks(sql),
+    prune_events: pruneEvents(sql, config.eventRetentionDays),
+    apply_message_retention: applyMessageRetention(sql, config.messageRetentionDays),
   };
 }
+
+/**
+ * graphile-worker runs each line once per scheduled time across all processes. ?max=1: a failed run is
+ * not retried, the next one comes soon enough.
+ */
+export const crontab = [
+  '* * * * * kick_webhooks ?max=1',
+  '7 * * * * prune_events ?max=1',
+  '37 * * * * apply_message_retention ?max=1',
+].join('\n');
 
 /** graphile-worker logs through pino; its per-job lines are debug, problems stay visible. */
 function workerLogFactory(scope: Record<string, unknown>) {
@@ -90,7 +104,7 @@ export async function startWorker(
     },
     logger: new Logger(workerLogFactory),
     taskList: taskList(sql, config),
-    crontab: ['* * * * * kick_webhooks ?max=1'].join('\n'),
+    crontab,
   });
   const releaseLease = holdLease(sql, poolIds, config.workerLeaseSeconds);
   // Deliveries written while no worker ran (or before graphile-worker was installed) go out now.

@@ -1,0 +1,106 @@
+/** Retention: old messages become tombstones, old events and settled webhook deliveries are pruned, both by cron jobs. */
+import { parseCrontab } from 'graphile-worker';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { loadConfig } from '../../server/config.ts';
+import { crontab, taskList } from '../../server/jobs/worker.ts';
+import { createUsers, sendIn, sendTo } from '../helpers/chat.ts';
+import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
+
+const test = suite('retention');
+let db: TestDatabase;
+
+test.before(async () => {
+  db = await freshDatabase({ max: 4 });
+  await createUsers(db.sql, 'ann', 'ben');
+});
+test.after(async () => db.drop());
+
+test('messages older than the retention become tombstones, newer ones stay; 0 keeps them for ever', async () => {
+  const first = await sendTo(db.sql, 'ann', 'ben', 'old one');
+  await db.sql`select chat.edit_message('ann', ${first.conversation_id}, ${first.seq}, 'old one, edited')`;
+  await sendIn(db.sql, 'ben', first.conversation_id, 'old two');
+  await sendIn(db.sql, 'ann', first.conversation_id, 'new');
+  await db.sql`
+    update chat_private.messages set sent_at = now() - interval '40 days'
+    where conversation_id = ${first.conversation_id} and seq <= 2`;
+  const [{ none }] = await db.sql<{ none: number }[]>`select chat_server.apply_message_retention(0) as none`;
+  assert.is(none, 0, '0 keeps for ever');
+  const [{ unset }] = await db.sql<
+    { unset: number }[]
+  >`select chat_server.apply_message_retention() as unset`;
+  assert.is(unset, 0, 'no setting keeps for ever');
+  const [{ n }] = await db.sql<{ n: number }[]>`select chat_server.apply_message_retention(30, 1) as n`;
+  assert.is(n, 1, 'one batch of one');
+  const config = loadConfig({ MICROCHATTER_MESSAGE_RETENTION_DAYS: '30' });
+  const helpers = { abortSignal: new AbortController().signal, logger: { info() {} } };
+  await taskList(db.sql, config).apply_message_retention?.({}, helpers as never);
+  const rows = await db.sql<{ seq: number; body: string; deleted_at: string | null }[]>`
+    select seq, body, deleted_at from chat.list_messages('ben', ${first.conversation_id}) order by seq`;
+  assert.equal(
+    rows.map((r) => [r.seq, r.body, r.deleted_at !== null]),
+    [
+      [1, '', true],
+      [2, '', true],
+      [3, 'new', false],
+    ],
+  );
+  const [{ edits }] = await db.sql<
+    { edits: number }[]
+  >`select count(*)::int as edits from chat_private.message_edits`;
+  assert.is(edits, 0, 'edit history deleted');
+});
+
+test('the database setting microchatter.message_retention_days is read when no days are given', async () => {
+  const sent = await sendTo(db.sql, 'ben', 'ann', 'by the setting');
+  await db.sql`update chat_private.messages set sent_at = now() - interval '3 days' where message_id = ${sent.id}`;
+  const [{ n }] = await db.sql.begin(
+    (sql) => sql<{ n: number }[]>`
+      select set_config('microchatter.message_retention_days', '2', true), chat_server.apply_message_retention() as n`,
+  );
+  assert.is(n, 1);
+});
+
+test('event retention prunes old events and delivered or failed deliveries, never pending ones', async () => {
+  const [webhook] = await db.sql<{ webhook_id: number }[]>`
+    select * from chat_admin.create_webhook('https://hooks.example.com/in', ${['*']})`;
+  const sent = await sendTo(db.sql, 'ann', 'ben', 'hooked');
+  await sendIn(db.sql, 'ann', sent.conversation_id, 'hooked again');
+  await sendIn(db.sql, 'ann', sent.conversation_id, 'and again');
+  const ids = (
+    await db.sql<{ delivery_id: number }[]>`
+      select delivery_id from chat_private.webhook_deliveries where webhook_id = ${webhook?.webhook_id} order by delivery_id`
+  ).map((r) => r.delivery_id);
+  assert.is(ids.length, 3);
+  await db.sql`select chat_server.webhook_delivered(${ids[0] ?? 0}, 200)`;
+  await db.sql`update chat_private.webhook_deliveries set status = 'failed', last_attempt_at = now() where delivery_id = ${ids[1] ?? 0}`;
+  await db.sql`
+    update chat_private.webhook_deliveries set delivered_at = now() - interval '40 days',
+      last_attempt_at = now() - interval '40 days', occurred_at = now() - interval '40 days'`;
+  await db.sql`update chat_private.events set created_at = now() - interval '40 days'`;
+  const config = loadConfig({ MICROCHATTER_EVENT_RETENTION_DAYS: '30' });
+  const helpers = { abortSignal: new AbortController().signal, logger: { info() {} } };
+  await taskList(db.sql, config).prune_events?.({}, helpers as never);
+  const left = await db.sql<{ delivery_id: number; status: string }[]>`
+    select delivery_id, status from chat_private.webhook_deliveries where webhook_id = ${webhook?.webhook_id}`;
+  assert.equal(
+    left.map((r) => r.status),
+    ['pending'],
+  );
+  const [{ events }] = await db.sql<
+    { events: number }[]
+  >`select count(*)::int as events from chat_private.events`;
+  assert.is(events, 0);
+});
+
+test('both are graphile-worker cron jobs of the runner', () => {
+  const tasks = taskList(db.sql, loadConfig({}));
+  const items = parseCrontab(crontab);
+  for (const task of ['prune_events', 'apply_message_retention', 'kick_webhooks']) {
+    const item = items.find((i) => i.task === task);
+    assert.ok(item, `${task} is in the crontab`);
+    assert.ok(tasks[task], `${task} is a task`);
+  }
+});
+
+test.run();
