@@ -93,6 +93,9 @@ begin
   set payload = chat_private.erased_json(d.payload, v_id, v_pseudonym)
   where d.payload is not null and strpos(d.payload::text, v_needle) > 0;
 
+  if to_regnamespace('graphile_worker') is not null then
+    perform graphile_worker.remove_job('push:' || md5(v_id)); -- its payload names them
+  end if;
   delete from chat_private.rate_limits r where r.key = v_id;
   delete from chat_private.typing_throttle t where t.user_id = v_id;
   delete from chat_private.presence_leases l where l.user_id = v_id;

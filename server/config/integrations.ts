@@ -15,6 +15,12 @@ const settings = {
     doc: 'a process that stopped renewing its job runner lease this long ago is dead: its locked jobs are unlocked for others',
     schema: integer(3, 3600, 'seconds'),
   },
+  pushDelaySeconds: {
+    env: 'MICROCHATTER_PUSH_DELAY',
+    default: '30',
+    doc: 'how long a message waits unread for an offline user before `push.needed` goes out',
+    schema: integer(0, 86_400, 'seconds'),
+  },
   messageRetentionDays: {
     env: 'MICROCHATTER_MESSAGE_RETENTION_DAYS',
     default: '0',

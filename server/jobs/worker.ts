@@ -13,6 +13,7 @@ import { applyMessageRetention } from './apply_message_retention.ts';
 import { deliverWebhooks } from './deliver_webhooks.ts';
 import { kickWebhooks } from './kick_webhooks.ts';
 import { pruneEvents } from './prune_events.ts';
+import { pushNeeded } from './push_needed.ts';
 
 export interface Worker {
   stop(): Promise<void>;
@@ -25,6 +26,7 @@ export function taskList(sql: Sql, config: Config): TaskList {
   return {
     deliver_webhooks: deliverWebhooks(sql, config),
     kick_webhooks: kickWebhooks(sql),
+    push_needed: pushNeeded(sql, config.pushDelaySeconds),
     prune_events: pruneEvents(sql, config.eventRetentionDays),
     apply_message_retention: applyMessageRetention(sql, config.messageRetentionDays),
   };
