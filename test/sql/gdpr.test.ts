@@ -92,6 +92,23 @@ test('export_user: profile, settings, blocked, memberships, messages with edits 
   await expectCode(db.sql`select chat_admin.export_user('nobody-at-all')`, 'MCUNU');
 });
 
+test('export_user_messages: the same messages as rows, in sending order, in pages after a message_id', async () => {
+  const rows = await db.sql<{ m: { message_id: number; body: string; edits: { body: string }[] } }[]>`
+    select m from chat_admin.export_user_messages('xena') m`;
+  assert.equal(
+    rows.map((r) => r.m.body),
+    ['xsecret edited', 'xsecret in the group'],
+  );
+  assert.equal(
+    rows[0]?.m.edits.map((e) => e.body),
+    ['xsecret first'],
+  );
+  const after =
+    await db.sql`select m from chat_admin.export_user_messages('xena', ${rows[0]?.m.message_id ?? 0}) m`;
+  assert.is(after.length, 1);
+  assert.is((await db.sql`select chat_admin.export_user_messages('nobody-at-all')`).length, 0);
+});
+
 for (const mode of ['anonymize', 'purge'] as const) {
   test(`erase_user ${mode}: tombstones keep seq, and no table, event or pending job holds a body or the id`, async () => {
     const id = `zelda-${mode}`;
