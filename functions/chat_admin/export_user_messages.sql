@@ -1,5 +1,5 @@
 create or replace function chat_admin.export_user_messages("user" text, after_message_id bigint default 0)
-returns setof jsonb
+returns table (message jsonb)
 language sql
 stable
 strict
@@ -20,7 +20,7 @@ as $$
   order by msg.message_id
 $$;
 comment on function chat_admin.export_user_messages(text, bigint) is
-  'The messages a user sent, one JSON row each (the same fields as export_user''s messages, with '
+  'The messages a user sent, one row each (message: the same fields as export_user''s messages, with '
   'message_id), in sending order after after_message_id: for exports too large for one document, read '
   'as a stream (psql: \copy (select * from chat_admin.export_user_messages(''u'')) to ''u.jsonl'') or '
   'in pages (pass the last message_id seen). No rows for an unknown user.';

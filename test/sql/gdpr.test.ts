@@ -94,7 +94,7 @@ test('export_user: profile, settings, blocked, memberships, messages with edits 
 
 test('export_user_messages: the same messages as rows, in sending order, in pages after a message_id', async () => {
   const rows = await db.sql<{ m: { message_id: number; body: string; edits: { body: string }[] } }[]>`
-    select m from chat_admin.export_user_messages('xena') m`;
+    select message as m from chat_admin.export_user_messages('xena')`;
   assert.equal(
     rows.map((r) => r.m.body),
     ['xsecret edited', 'xsecret in the group'],
@@ -104,7 +104,7 @@ test('export_user_messages: the same messages as rows, in sending order, in page
     ['xsecret first'],
   );
   const after =
-    await db.sql`select m from chat_admin.export_user_messages('xena', ${rows[0]?.m.message_id ?? 0}) m`;
+    await db.sql`select message from chat_admin.export_user_messages('xena', ${rows[0]?.m.message_id ?? 0})`;
   assert.is(after.length, 1);
   assert.is((await db.sql`select chat_admin.export_user_messages('nobody-at-all')`).length, 0);
 });
