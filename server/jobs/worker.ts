@@ -77,6 +77,37 @@ function holdLease(sql: Sql, poolIds: Set<string>, leaseSeconds: number): () => 
   return () => clearInterval(timer);
 }
 
+/** graphile-worker's own connections say so, so that a shutdown can wait for them to be gone. */
+const WORKER_APPLICATION_NAME = `microchatter-worker-${process.pid}`;
+
+function withApplicationName(databaseUrl: string, name: string): string {
+  try {
+    const url = new URL(databaseUrl);
+    if (!url.searchParams.has('application_name')) url.searchParams.set('application_name', name);
+    return url.toString();
+  } catch {
+    return databaseUrl; // a keyword/value connection string: left as it is
+  }
+}
+
+/**
+ * graphile-worker ends its pool without waiting for it (its releaser does not await pool.end()): wait,
+ * at most a second, until its connections are gone, so that a database stopped right after (the
+ * embedded one) sees no connection cut off.
+ */
+async function poolClosed(sql: Sql): Promise<void> {
+  const deadline = Date.now() + 1000;
+  while (Date.now() < deadline) {
+    const [row] = await sql<{ n: number }[]>`
+      select count(*)::int as n from pg_stat_activity
+      where application_name = ${WORKER_APPLICATION_NAME} and pid <> pg_backend_pid()`.catch(() => [
+      { n: 0 },
+    ]);
+    if (!row?.n) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 export async function startWorker(
   databaseUrl: string,
   sql: Sql,
@@ -87,7 +118,7 @@ export async function startWorker(
   const poolIds = new Set<string>();
   events.on('pool:create', ({ workerPool }) => poolIds.add(workerPool.id));
   const runner: Runner = await run({
-    connectionString: databaseUrl,
+    connectionString: withApplicationName(databaseUrl, WORKER_APPLICATION_NAME),
     concurrency: config.workerConcurrency,
     // Its pool: one connection per concurrent job plus the LISTEN connection.
     maxPoolSize: config.workerConcurrency + 2,
@@ -115,6 +146,7 @@ export async function startWorker(
     async stop() {
       await runner.stop();
       releaseLease();
+      await poolClosed(sql);
     },
   };
 }
