@@ -11,10 +11,13 @@
 import type { Context, MiddlewareHandler } from 'hono';
 
 /** Beyond this many bytes a refused body is not read to its end: the connection closes instead. */
-const DISCARD_BUDGET = 8 * 1024 * 1024;
+export const DISCARD_BUDGET = 8 * 1024 * 1024;
 
-/** The Node response under @hono/node-server; in-process requests (tests) have none. */
-function closeAfterAnswer(c: Context): void {
+/**
+ * Tells the client, and Node, that this connection ends after the answer (Node closes it only once the
+ * answer is flushed). The Node response exists under @hono/node-server; in-process requests have none.
+ */
+export function closeAfterAnswer(c: Context): void {
   const outgoing = (c.env as { outgoing?: { shouldKeepAlive: boolean } } | undefined)?.outgoing;
   if (outgoing) outgoing.shouldKeepAlive = false;
   c.header('Connection', 'close');

@@ -6,6 +6,7 @@
  * large to be worth discarding gets `Connection: close` before the socket goes.
  */
 import type { Context } from 'hono';
+import { closeAfterAnswer, DISCARD_BUDGET } from '../body-limit.ts';
 import { type Sql, sentWithin } from '../db.ts';
 import { ApiError } from '../errors.ts';
 import { requestInfo } from '../request-log.ts';
@@ -16,21 +17,11 @@ export const CHUNK_BYTES = 256 * 1024;
 /** Two appends at once keep both the database and this process busy (each holds a chunk). */
 const APPENDS_IN_FLIGHT = 2;
 
-/** Beyond this many refused bytes a body is not read to its end: the connection closes instead. */
-const DISCARD_BUDGET = 8 * 1024 * 1024;
-
 export interface UploadedAttachment {
   attachment_id: string;
   name: string;
   content_type: string;
   size: number;
-}
-
-/** The Node response under @hono/node-server; in-process requests (tests) have none. */
-function closeAfterAnswer(c: Context): void {
-  const outgoing = (c.env as { outgoing?: { shouldKeepAlive: boolean } } | undefined)?.outgoing;
-  if (outgoing) outgoing.shouldKeepAlive = false;
-  c.header('Connection', 'close');
 }
 
 function tooLarge(limit: number): ApiError {
