@@ -15,7 +15,6 @@ import {
 import { refuseDeclaredLength, storeUpload, uploadName } from './attachments/upload.ts';
 import { type Sql, sentWithin } from './db.ts';
 import { ApiError } from './errors.ts';
-import { log } from './logger.ts';
 
 export interface AttachmentRoutesOptions {
   sql: Sql;
@@ -70,21 +69,4 @@ export function attachmentRoutes({ sql, userIdOf, limit }: AttachmentRoutesOptio
   });
 
   return app;
-}
-
-const PRUNE_EVERY_MS = 3_600_000;
-
-/**
- * Removes uploads never attached to a message (after 24 h), every hour like the event log's pruning
- * (server/events/realtime.ts): every process prunes, twice is harmless, a random offset spreads them.
- * Returns the stop function; the timer never keeps the process alive.
- */
-export function pruneAttachmentsHourly(sql: Sql): () => void {
-  const prune = () =>
-    sql`select chat_server.prune_attachments()`.catch((error: unknown) =>
-      log.warn({ reason: (error as Error).message }, 'pruning attachments failed'),
-    );
-  const timer = setInterval(prune, PRUNE_EVERY_MS + Math.floor(Math.random() * 60_000));
-  timer.unref();
-  return () => clearInterval(timer);
 }

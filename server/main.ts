@@ -1,6 +1,5 @@
 /** `npm start`: configuration → database → migrations → HTTP server, and a clean shutdown on signals. */
 import { createApp } from './app.ts';
-import { pruneAttachmentsHourly } from './attachments.ts';
 import { createAuth } from './auth.ts';
 import { loadCatalog } from './catalog.ts';
 import { loadConfig } from './config.ts';
@@ -72,7 +71,6 @@ async function main(): Promise<void> {
     maxStreamsPerUser: config.maxStreamsPerUser,
   });
   const server = await startHttpServer(app, config);
-  pruneAttachmentsHourly(sql);
   const worker = await startWorker(databaseUrl, sql, config);
   const database = embedded ? `embedded at ${config.dataDir}` : 'external';
   log.info({ url: server.url, version }, `Microchatter listening on ${server.url} (database: ${database})`);

@@ -1,7 +1,9 @@
-/** The realtime side of one server process: its streams (hub), its relay, and the log's pruning. */
+/**
+ * The realtime side of one server process: its streams (hub), its relay, typing and presence. The
+ * event log is pruned by the job runner (server/jobs/prune_events.ts).
+ */
 import type { Config } from '../config.ts';
 import type { Sql } from '../db.ts';
-import { log } from '../logger.ts';
 import { createHub, formatFrame, type Hub } from './hub.ts';
 import { type Presence, startPresence } from './presence.ts';
 import { type Relay, startRelay } from './relay.ts';
@@ -16,12 +18,7 @@ export interface Realtime {
   stop(): Promise<void>;
 }
 
-const PRUNE_EVERY_MS = 3_600_000;
-
-type RealtimeSettings = Pick<
-  Config,
-  'sseHeartbeatMs' | 'sseRetryMs' | 'sseMaxBufferBytes' | 'eventPollMs' | 'eventRetentionDays'
-> &
+type RealtimeSettings = Pick<Config, 'sseHeartbeatMs' | 'sseRetryMs' | 'sseMaxBufferBytes' | 'eventPollMs'> &
   // Presence is off unless asked for (server/main.ts passes the configured value, true by default).
   Partial<Pick<Config, 'presence' | 'presenceGraceMs' | 'presenceLeaseMs'>>;
 
@@ -50,13 +47,6 @@ export async function startRealtime(
       leaseMs: config.presenceLeaseMs ?? 30_000,
     });
   }
-  const prune = () =>
-    sql`select chat_server.prune_events(${`${config.eventRetentionDays} days`}::interval)`.catch(
-      (error: unknown) => log.warn({ reason: (error as Error).message }, 'pruning events failed'),
-    );
-  // Every process prunes; pruning twice is harmless, and a random start spreads them out.
-  const pruneTimer = setInterval(prune, PRUNE_EVERY_MS + Math.floor(Math.random() * 60_000));
-  pruneTimer.unref();
   let accepting = true;
 
   return {
@@ -65,7 +55,6 @@ export async function startRealtime(
     accepting: () => accepting,
     async stop() {
       accepting = false;
-      clearInterval(pruneTimer);
       hub.endAll(formatFrame('shutdown', { reason: 'server restarting; reconnect with Last-Event-ID' }));
       hub.stop();
       typing.stop();

@@ -12,6 +12,7 @@ import { log } from '../logger.ts';
 import { applyMessageRetention } from './apply_message_retention.ts';
 import { deliverWebhooks } from './deliver_webhooks.ts';
 import { kickWebhooks } from './kick_webhooks.ts';
+import { pruneAttachments } from './prune_attachments.ts';
 import { pruneEvents } from './prune_events.ts';
 import { pushNeeded } from './push_needed.ts';
 
@@ -28,6 +29,7 @@ export function taskList(sql: Sql, config: Config): TaskList {
     kick_webhooks: kickWebhooks(sql),
     push_needed: pushNeeded(sql, config.pushDelaySeconds),
     prune_events: pruneEvents(sql, config.eventRetentionDays),
+    prune_attachments: pruneAttachments(sql),
     apply_message_retention: applyMessageRetention(sql, config.messageRetentionDays),
   };
 }
@@ -39,6 +41,7 @@ export function taskList(sql: Sql, config: Config): TaskList {
 export const crontab = [
   '* * * * * kick_webhooks ?max=1',
   '7 * * * * prune_events ?max=1',
+  '17 * * * * prune_attachments ?max=1',
   '37 * * * * apply_message_retention ?max=1',
 ].join('\n');
 

@@ -95,7 +95,6 @@ export async function realtimeServer(settings: Record<string, string> = {}): Pro
     sseRetryMs: Number(settings.MICROCHATTER_SSE_RETRY_MS ?? 50),
     sseMaxBufferBytes: Number(settings.MICROCHATTER_SSE_MAX_BUFFER ?? 1_048_576),
     eventPollMs: Number(settings.MICROCHATTER_EVENT_POLL_MS ?? 1000),
-    eventRetentionDays: 30,
   });
   const corsOrigins = settings.MICROCHATTER_CORS_ORIGINS?.split(',') ?? [];
   const app = createApp({ ...t.options, realtime, maxStreamsPerUser: 5, corsOrigins });

@@ -93,10 +93,21 @@ test('event retention prunes old events and delivered or failed deliveries, neve
   assert.is(events, 0);
 });
 
-test('both are graphile-worker cron jobs of the runner', () => {
+test('the prune_attachments job removes uploads never attached within 24 h', async () => {
+  const [{ id }] = await db.sql<{ id: string }[]>`
+    select chat_server.begin_attachment('ann', 'stale.txt', 'text/plain') as id`;
+  await db.sql`update chat_private.attachments set created_at = now() - interval '25 hours' where attachment_id = ${id}`;
+  const helpers = { abortSignal: new AbortController().signal, logger: { info() {} } };
+  await taskList(db.sql, loadConfig({})).prune_attachments?.({}, helpers as never);
+  const [{ left }] = await db.sql<{ left: number }[]>`
+    select count(*)::int as left from chat_private.attachments where attachment_id = ${id}`;
+  assert.is(left, 0);
+});
+
+test('they are graphile-worker cron jobs of the runner', () => {
   const tasks = taskList(db.sql, loadConfig({}));
   const items = parseCrontab(crontab);
-  for (const task of ['prune_events', 'apply_message_retention', 'kick_webhooks']) {
+  for (const task of ['prune_events', 'prune_attachments', 'apply_message_retention', 'kick_webhooks']) {
     const item = items.find((i) => i.task === task);
     assert.ok(item, `${task} is in the crontab`);
     assert.ok(tasks[task], `${task} is a task`);
