@@ -47,11 +47,27 @@ const TYPES = [
   'shutdown',
 ];
 
-export function streamClient(url: string, headers: Record<string, string> = {}): Promise<StreamClient> {
+export function streamClient(
+  url: string,
+  headers: Record<string, string> = {},
+  options: {
+    /**
+     * Sent as the `Last-Event-ID` header on the first connection, as a browser resuming does; on its
+     * own reconnects EventSource sends the last id it saw instead.
+     */
+    lastEventId?: string;
+  } = {},
+): Promise<StreamClient> {
   const events: StreamEvent[] = [];
   const waiters = new Set<() => void>();
   const source = new EventSource(url, {
-    fetch: (input, init) => fetch(input, { ...init, headers: { ...init?.headers, ...headers } }),
+    fetch: (input, init) => {
+      const merged: Record<string, string> = { ...(init?.headers as Record<string, string>), ...headers };
+      if (options.lastEventId !== undefined && merged['Last-Event-ID'] === undefined) {
+        merged['Last-Event-ID'] = options.lastEventId;
+      }
+      return fetch(input, { ...init, headers: merged });
+    },
   });
   for (const type of TYPES) {
     source.addEventListener(type, (event) => {
