@@ -22,3 +22,24 @@ begin
   end if;
 end
 $$;
+
+-- Locks the send buckets of these senders, in ascending order, creating absent ones full (a bucket
+-- refilled by now is a full one), and takes nothing. chat_server.send_messages calls it before it
+-- applies a batch: each send then takes its token on a row it holds already, so two batches that share
+-- senders queue on the first bucket they share instead of each holding one the other wants (a deadlock).
+-- Without a limit in force take_send_token locks nothing, and neither does this.
+create or replace function chat_private.lock_send_tokens(actors text[])
+returns void
+language plpgsql
+volatile
+as $$
+begin
+  if chat_private.setting('send_rate_per_minute', 0) <= 0 then
+    return;
+  end if;
+  insert into chat_private.rate_limits as r (bucket, key, refilled_at)
+  select 'send', a, clock_timestamp() from (select distinct a from unnest(actors) a where a is not null) x
+  order by a collate "C"
+  on conflict (bucket, key) do update set refilled_at = r.refilled_at;
+end
+$$;
