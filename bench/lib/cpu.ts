@@ -47,7 +47,7 @@ export function postgresProcesses(backendPid: number): () => number[] {
 }
 
 /** Busy and total ms of all CPUs together since boot, from the first line of /proc/stat. */
-function machineCpuMs(): { busy: number; total: number } | undefined {
+export function machineCpuMs(): { busy: number; total: number } | undefined {
   try {
     const [, ...fields] = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/);
     const ticks = fields.map(Number);
