@@ -91,10 +91,18 @@ async function drive(id: number, job: Job, loops: Call[][]): Promise<LoadResult>
 
 async function runHttp(id: number, job: HttpJob): Promise<LoadResult> {
   // One keep-alive connection per loop, no pipelining: N clients, each waiting for its answer.
-  const pool = new Pool(job.origin, { connections: job.loops.length, pipelining: 1 });
+  const origins = job.origins?.length ? job.origins : [job.origin];
+  const pools = origins.map(
+    (origin, o) =>
+      new Pool(origin, {
+        connections: job.loops.filter((_, i) => i % origins.length === o).length || 1,
+        pipelining: 1,
+      }),
+  );
   try {
-    const loops = job.loops.map((requests) =>
-      requests.map(
+    const loops = job.loops.map((requests, loopIndex) => {
+      const pool = pools[loopIndex % pools.length] as Pool;
+      return requests.map(
         (spec): Call =>
           async () => {
             const response = await pool.request({
@@ -112,11 +120,11 @@ async function runHttp(id: number, job: HttpJob): Promise<LoadResult> {
             // Like a real client, and like the SQL side, which builds row objects.
             if (text) JSON.parse(text);
           },
-      ),
-    );
+      );
+    });
     return await drive(id, job, loops);
   } finally {
-    await pool.close();
+    await Promise.all(pools.map((pool) => pool.close()));
   }
 }
 

@@ -31,6 +31,11 @@ export interface HttpJob extends Timing {
   kind: 'http';
   /** e.g. http://127.0.0.1:41234 */
   origin: string;
+  /**
+   * Several servers behind one load (scale-out): loop i talks to `origins[i % origins.length]`, and
+   * `origin` is not used. Absent: every loop talks to `origin`.
+   */
+  origins?: string[];
   /** One list of requests per loop (= per connection). */
   loops: HttpRequestSpec[][];
 }

@@ -26,10 +26,12 @@ export interface BenchServerOptions {
   nodeFlags?: string[];
   /** More settings (environment variables of server/config.ts). */
   env?: Record<string, string>;
+  /** The site's JWT secret; processes of one deployment share it. Default: a fresh random one. */
+  jwtSecret?: string;
 }
 
 export async function startBenchServer(options: BenchServerOptions): Promise<BenchServer> {
-  const secret = randomBytes(32).toString('hex');
+  const secret = options.jwtSecret ?? randomBytes(32).toString('hex');
   const dataDir = await mkdtemp(path.join(tmpdir(), 'microchatter-bench-server-'));
   // Also when the benchmark exits without stop() (Ctrl-C): the process is killed by then.
   const removeDataDir = () => rmSync(dataDir, { recursive: true, force: true });
