@@ -178,7 +178,12 @@ interface Cluster {
   metricsToken: string;
 }
 
-async function startCluster(db: BenchDatabase, count: number, users: string[]): Promise<Cluster> {
+async function startCluster(
+  db: BenchDatabase,
+  count: number,
+  users: string[],
+  poolMax: number | undefined,
+): Promise<Cluster> {
   const jwtSecret = randomBytes(32).toString('hex');
   const metricsToken = randomBytes(16).toString('hex');
   const servers: BenchServer[] = [];
@@ -192,6 +197,7 @@ async function startCluster(db: BenchDatabase, count: number, users: string[]): 
           MICROCHATTER_METRICS_TOKEN: metricsToken,
           MICROCHATTER_MAX_STREAMS_PER_USER: '100',
           MICROCHATTER_SSE_HEARTBEAT_MS: '600000',
+          ...(poolMax ? { MICROCHATTER_DB_POOL_MAX: String(poolMax) } : {}),
           // One job runner per cluster (its pool holds up to concurrency + 2 connections): with one in
           // every process, 4 processes would need more than max_connections = 100 (docs/scaling.md).
           ...(i > 0 ? { MICROCHATTER_WORKER_CONCURRENCY: '0' } : {}),
@@ -221,6 +227,8 @@ async function relayedTotal(cluster: Cluster): Promise<number[]> {
 
 interface ProcessRun {
   processes: number;
+  /** MICROCHATTER_DB_POOL_MAX of each process, when not the default 10. */
+  poolMax: number | undefined;
   one: LoadResult & { cpu?: CpuUse; waits?: Record<string, number> };
   many: LoadResult & {
     cpu?: CpuUse;
@@ -274,10 +282,12 @@ async function measureLoad(
   return { ...result, ...(cpu ? { cpu } : {}), ...(waits ? { waits: await waits } : {}) };
 }
 
-async function processesRun(h: Harness, count: number): Promise<ProcessRun> {
+async function processesRun(h: Harness, count: number, poolMax?: number): Promise<ProcessRun> {
   const { data } = h;
-  console.log(`\n${count} server process${count > 1 ? 'es' : ''} on one database`);
-  const cluster = await startCluster(h.db, count, data.users);
+  console.log(
+    `\n${count} server process${count > 1 ? 'es' : ''} on one database${poolMax ? `, MICROCHATTER_DB_POOL_MAX=${poolMax} each` : ''}`,
+  );
+  const cluster = await startCluster(h.db, count, data.users, poolMax);
   try {
     const { servers, tokens } = cluster;
     const auth = (user: string) => ({ authorization: `Bearer ${tokens.get(user)}` });
@@ -446,7 +456,15 @@ async function processesRun(h: Harness, count: number): Promise<ProcessRun> {
     console.log(
       `  PostgreSQL client connections held by the ${count} process(es) after the load: ${conn.n} (${heldText})`,
     );
-    return { processes: count, one, many, latency, connections: conn.n, connectionsByName: heldText };
+    return {
+      processes: count,
+      poolMax,
+      one,
+      many,
+      latency,
+      connections: conn.n,
+      connectionsByName: heldText,
+    };
   } finally {
     await h.receiver.closeAll();
     await Promise.all(cluster.servers.map((server) => server.stop()));
@@ -463,7 +481,7 @@ function processFigures(runs: ProcessRun[]): {
   const cpuNote = (cpu: CpuUse | undefined, seconds: number) => cpuText(cpu, seconds);
   for (const run of runs) {
     const p = run.processes;
-    const label = `${p} process${p > 1 ? 'es' : ''}`;
+    const label = `${p} process${p > 1 ? 'es' : ''}${run.poolMax ? ` of pool ${run.poolMax}` : ''}`;
     const withBase = (pick: (r: ProcessRun) => number, unit: string) =>
       p > 1 && base ? { baseline: { name: `1 process, ${unit}`, value: pick(base) } } : {};
     figures.push(
@@ -500,16 +518,17 @@ function processFigures(runs: ProcessRun[]): {
       }),
     );
   }
+  const plain = runs.filter((r) => r.poolMax === undefined);
   const series = {
-    'scale-out: sends/s, one conversation': runs.map((r) => ({
+    'scale-out: sends/s, one conversation': plain.map((r) => ({
       x: r.processes,
       y: Math.round(r.one.perSecond),
     })),
-    [`scale-out: sends/s, ${USERS / 2} conversations`]: runs.map((r) => ({
+    [`scale-out: sends/s, ${USERS / 2} conversations`]: plain.map((r) => ({
       x: r.processes,
       y: Math.round(r.many.perSecond),
     })),
-    'scale-out: events/s through the relays': runs.map((r) => ({
+    'scale-out: events/s through the relays': plain.map((r) => ({
       x: r.processes,
       y: Math.round(r.many.relayedPerSecond),
     })),
@@ -719,6 +738,10 @@ async function main(): Promise<number> {
     if (parts.has('processes')) {
       const runs: ProcessRun[] = [];
       for (const count of plan.processes) runs.push(await processesRun(h, count));
+      // The same database connections in all as one process (10): is it the processes or the pool?
+      for (const count of plan.processes.filter((n) => n > 1)) {
+        runs.push(await processesRun(h, count, Math.ceil(10 / count)));
+      }
       const out = processFigures(runs);
       figures.push(...out.figures);
       series = out.series;
