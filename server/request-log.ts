@@ -42,7 +42,15 @@ export function requestIds(options: {
   return async (c, next) => {
     const given = c.req.header('x-request-id');
     const requestId = given && SANE_REQUEST_ID.test(given) ? given : randomUUID();
-    const info: RequestInfo = { requestId, log: log.child({ request_id: requestId }) };
+    // The child logger only when a request logs something of its own: most never do.
+    let child: Logger | undefined;
+    const info: RequestInfo = {
+      requestId,
+      get log() {
+        child ??= log.child({ request_id: requestId });
+        return child;
+      },
+    };
     infoByContext.set(c, info);
     const started = performance.now();
     await next();
@@ -51,8 +59,9 @@ export function requestIds(options: {
     const route = routeOf(c, options.knownFunction);
     options.metrics?.observeRequest(c.req.method, route, c.res.status, ms / 1000);
     if (!options.log) return;
-    info.log.info(
+    log.info(
       {
+        request_id: requestId,
         method: c.req.method,
         route,
         status: c.res.status,
