@@ -1,5 +1,5 @@
 /**
- * `npm run bench:scale [-- --quick] [-- --out FILE] [-- --parts processes,ceiling]` (also a part of
+ * `npm run bench:scale [-- --quick] [-- --out FILE] [-- --parts processes,ceiling] [-- --processes 1,2,4]` (also a part of
  * `npm run bench`): what scaling out on one PostgreSQL buys, and where the single event log stops it.
  *
  * 1. processes: 1, 2 and 4 server processes (server/main.ts, one JWT secret) on one database, every
@@ -67,9 +67,18 @@ const parts = new Set<Part>(
 for (const part of parts)
   if (!PARTS.includes(part)) throw new Error(`unknown part ${part}: ${PARTS.join(', ')}`);
 
+/** `--processes 1,2,4,8`: the cluster sizes to measure (default 1, 2, 4). */
+const processesAt = argv.indexOf('--processes');
+const processCounts =
+  processesAt >= 0
+    ? (argv[processesAt + 1] ?? '')
+        .split(',')
+        .map(Number)
+        .filter((n) => Number.isInteger(n) && n > 0)
+    : [1, 2, 4];
 const plan = quick
   ? {
-      processes: [1, 2, 4],
+      processes: processCounts,
       warmupMs: 300,
       durationMs: 1000,
       latencyRate: 200,
@@ -79,7 +88,7 @@ const plan = quick
       ceilingMs: 800,
     }
   : {
-      processes: [1, 2, 4],
+      processes: processCounts,
       warmupMs: 1000,
       durationMs: 4000,
       latencyRate: 200,
@@ -190,21 +199,25 @@ async function startCluster(
   const servers: BenchServer[] = [];
   // One after the other: each start compiles TypeScript and would slow the others' starts alike.
   for (let i = 0; i < count; i++) {
-    servers.push(
-      await startBenchServer({
-        databaseUrl: db.url,
-        jwtSecret,
-        env: {
-          MICROCHATTER_METRICS_TOKEN: metricsToken,
-          MICROCHATTER_MAX_STREAMS_PER_USER: '100',
-          MICROCHATTER_SSE_HEARTBEAT_MS: '600000',
-          ...(poolMax ? { MICROCHATTER_DB_POOL_MAX: String(poolMax) } : {}),
-          // One job runner per cluster (its pool holds up to concurrency + 2 connections): with one in
-          // every process, 4 processes would need more than max_connections = 100 (docs/scaling.md).
-          ...(i > 0 ? { MICROCHATTER_WORKER_CONCURRENCY: '0' } : {}),
-        },
-      }),
-    );
+    const started = startBenchServer({
+      databaseUrl: db.url,
+      jwtSecret,
+      env: {
+        MICROCHATTER_METRICS_TOKEN: metricsToken,
+        MICROCHATTER_MAX_STREAMS_PER_USER: '100',
+        MICROCHATTER_SSE_HEARTBEAT_MS: '600000',
+        ...(poolMax ? { MICROCHATTER_DB_POOL_MAX: String(poolMax) } : {}),
+        // One job runner per cluster (its pool holds up to concurrency + 2 connections): with one in
+        // every process, 4 processes would need more than max_connections = 100 (docs/scaling.md).
+        ...(i > 0 ? { MICROCHATTER_WORKER_CONCURRENCY: '0' } : {}),
+      },
+    });
+    try {
+      servers.push(await started);
+    } catch (error) {
+      await Promise.all(servers.map((server) => server.stop()));
+      throw error;
+    }
   }
   for (const server of servers) raiseFileLimit(server.pid);
   const tokens = new Map<string, string>();
@@ -759,15 +772,34 @@ async function main(): Promise<number> {
     let series: Record<string, { x: number; y: number }[]> = {};
     if (parts.has('processes')) {
       const runs: ProcessRun[] = [];
-      for (const count of plan.processes) runs.push(await processesRun(h, count));
+      const failed: { processes: number; poolMax: number | undefined; error: string }[] = [];
+      // A cluster that cannot run (e.g. more connections than max_connections) is a result too.
+      const attempt = async (count: number, poolMax?: number) => {
+        try {
+          runs.push(await processesRun(h, count, poolMax));
+        } catch (error) {
+          const message = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
+          console.log(`  ${count} processes${poolMax ? ` of pool ${poolMax}` : ''} FAILED: ${message}`);
+          failed.push({ processes: count, poolMax, error: message });
+          await h.receiver.closeAll().catch(() => undefined);
+        }
+      };
+      for (const count of processCounts) await attempt(count);
       // The same database connections in all as one process (10): is it the processes or the pool?
-      for (const count of plan.processes.filter((n) => n > 1)) {
-        runs.push(await processesRun(h, count, Math.ceil(10 / count)));
-      }
+      for (const count of processCounts.filter((n) => n > 1)) await attempt(count, Math.ceil(10 / count));
       const out = processFigures(runs);
       figures.push(...out.figures);
+      for (const f of failed) {
+        figures.push({
+          name: `${f.processes} processes${f.poolMax ? ` of pool ${f.poolMax}` : ''} on one database: could not run`,
+          value: Number.NaN,
+          unit: 'sends/s',
+          note: f.error,
+        });
+      }
       series = out.series;
       details.processes = runs;
+      details.failed = failed;
     }
     if (parts.has('ceiling')) await ceiling(h, figures, details);
 
