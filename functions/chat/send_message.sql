@@ -37,6 +37,10 @@ begin
     v_conversation_id := chat_private.direct_conversation(actor, recipient);
   end if;
 
+  -- Senders queue on the conversation's send lock, then take its row: the lock order of
+  -- chat_server.send_messages (conversations, then rate-limit buckets), so batches and single sends
+  -- never deadlock.
+  perform chat_private.lock_conversation_for_sending(v_conversation_id);
   v_conversation := chat_private.conversation(v_conversation_id, true);
   v_membership := chat_private.membership(actor, v_conversation_id, true);
   perform chat_private.require_not_blocked(v_conversation, v_sender);

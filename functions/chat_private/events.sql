@@ -2,16 +2,47 @@
 -- same transaction as the change, by the triggers below, so psql and HTTP produce the same events.
 -- NOTIFY only wakes the relays (docs/realtime.md).
 --
--- The triggers are deferred to commit, and the first event of a transaction takes one transaction
--- lock that every event-writing transaction takes: positions are therefore handed out in commit order
--- (a sequence alone hands them out in start order, and a reader could skip a late commit for ever).
--- The lock is held only through the commit itself, which NOTIFY serialises across the cluster anyway
--- (DESIGN.md). Within a conversation, commit order is send order, so events follow seq.
+-- The triggers are deferred to commit, and the events of a transaction are written under one
+-- transaction lock that every event-writing transaction takes: positions are therefore handed out in
+-- commit order (a sequence alone hands them out in start order, and a reader could skip a late commit
+-- for ever). Within a conversation, commit order is send order, so events follow seq.
+--
+-- Every event-writing transaction waits for that lock, and its holder keeps it through its commit
+-- flush (which NOTIFY serialises across the cluster anyway, DESIGN.md), so it is taken as late as
+-- possible: the deferred triggers first only compute each event (recipients, payload) and stage it in
+-- chat_private.pending_events; staging queues one more deferred trigger, which PostgreSQL fires after
+-- every trigger queued before it, and that one takes the lock and moves the staged events into the
+-- log with their positions, in staging order, in one statement. A batch of sends thus builds all its
+-- payloads before the lock, not one after the other under it. An event emitted after that (by a
+-- trigger the move itself queued) goes straight into the log: the lock is held by then.
 
 -- Deferred triggers run at commit as whoever commits (the application role, not the API functions'
 -- owner), so these functions are security definer like the API.
 
--- Writes one event, unless nobody is to receive it.
+-- Events computed but not yet in the log, for the rest of their transaction only (rows of committed
+-- or rolled-back transactions never stay: the move deletes them, a rollback discards them). Unlogged:
+-- nothing of it outlives a transaction, so nothing is worth a WAL write.
+create unlogged table if not exists chat_private.pending_events (
+  xact xid8 not null default pg_current_xact_id(),
+  n bigint generated always as identity,
+  type text not null,
+  recipients text[] not null,
+  payload jsonb not null,
+  primary key (xact, n)
+);
+
+-- The transaction that holds the event lock and has moved its staged events: a transaction-local
+-- setting, so a rolled-back subtransaction (a refused send of a batch) takes it back with it.
+create or replace function chat_private.holds_event_lock()
+returns boolean
+language sql
+stable
+as $$
+  select current_setting('microchatter.event_lock_xact', true) = pg_current_xact_id()::text
+$$;
+
+-- Writes one event, unless nobody is to receive it: staged until the end of the transaction, or into
+-- the log when the transaction holds the lock already.
 create or replace function chat_private.emit(type text, recipients text[], payload jsonb)
 returns void
 language plpgsql
@@ -20,12 +51,43 @@ security definer
 set search_path = pg_catalog, pg_temp
 as $$
 begin
-  if cardinality(recipients) > 0 then
-    -- 'MCEV' as a number: the lock's name among the database's advisory locks.
-    perform pg_advisory_xact_lock(1296253270, 1);
+  if cardinality(recipients) = 0 then
+    return;
+  end if;
+  if chat_private.holds_event_lock() then
     insert into chat_private.events (position, type, recipients, payload)
     values (nextval('chat_private.event_positions'), type, recipients, payload);
+  else
+    insert into chat_private.pending_events (type, recipients, payload) values (type, recipients, payload);
   end if;
+end
+$$;
+
+-- Queued once per staged event, so it fires after every trigger that was queued before the first
+-- staged event (PostgreSQL fires deferred triggers in the order they were queued, and those queued
+-- while firing after all of them): the first call takes the lock and moves all of the transaction's
+-- staged events; the later calls find it held and do nothing.
+create or replace function chat_private.flush_events()
+returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  if chat_private.holds_event_lock() then
+    return null;
+  end if;
+  -- 'MCEV' as a number: the lock's name among the database's advisory locks.
+  perform pg_advisory_xact_lock(1296253270, 1);
+  perform set_config('microchatter.event_lock_xact', pg_current_xact_id()::text, true);
+  with moved as (
+    delete from chat_private.pending_events p where p.xact = pg_current_xact_id()
+    returning p.n, p.type, p.recipients, p.payload
+  )
+  insert into chat_private.events (position, type, recipients, payload)
+  select nextval('chat_private.event_positions'), m.type, m.recipients, m.payload
+  from (select * from moved order by moved.n) m;
+  return null;
 end
 $$;
 
@@ -131,6 +193,11 @@ begin
   return null;
 end
 $$;
+
+drop trigger if exists flush_events on chat_private.pending_events;
+create constraint trigger flush_events after insert on chat_private.pending_events
+  deferrable initially deferred
+  for each row execute function chat_private.flush_events();
 
 drop trigger if exists notify_events on chat_private.events;
 create trigger notify_events after insert on chat_private.events

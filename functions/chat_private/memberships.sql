@@ -24,6 +24,22 @@ begin
 end
 $$;
 
+-- The lock a send queues on before it locks the conversation row (chat.send_message, and
+-- chat_server.send_messages for each conversation of a batch, in ascending order, before applying
+-- any). Senders wait here, on a lock that their predecessor's top-level transaction takes once and
+-- drops at its commit, not on the row: a batch updates the row from one subtransaction per send, and a
+-- waiter on the row would be woken at each of them to find it changed again (and the row would carry
+-- a new multixact of the batch's lock and each update). With ten batches queued on one conversation,
+-- that churn cost eight to ten times the batches' own work. The key is the conversation_id itself in
+-- the one-bigint advisory lock space (the event lock uses the two-integer one).
+create or replace function chat_private.lock_conversation_for_sending(conversation_id bigint)
+returns void
+language sql
+volatile
+as $$
+  select pg_advisory_xact_lock(conversation_id)
+$$;
+
 -- The actor's membership. MCNMB when the actor never belonged to the conversation, or, with
 -- must_be_current, has left it (former members may still read what they saw, not act).
 create or replace function chat_private.membership(actor text, conversation_id bigint, must_be_current boolean)

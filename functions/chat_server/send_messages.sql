@@ -4,15 +4,17 @@
 -- item rolls back alone (its rate token, its attachments, its event) and the others go on.
 --
 -- Locks, so that batches in different processes, and a batch and a plain chat.send_message, never
--- deadlock. send_message takes, in this order: the conversation row, the sender's rate-limit bucket,
--- the uploads it attaches, the members' rows of that conversation. The batch takes all its
--- conversations first, in ascending conversation_id, then all its senders' buckets in ascending order
--- (chat_private.lock_send_tokens), and only then applies the items: so every transaction takes
--- conversations before buckets, each kind in one order, and what an item takes after that (uploads,
--- memberships of a conversation the batch holds) is held by nobody waiting for the batch. The one
--- exception is a client attaching the same uploads to two sends at once in reverse order: PostgreSQL
--- then refuses one item with 40P01 (deadlock_detected), and one of the two would be MCATT anyway.
---
+-- deadlock. send_message takes, in this order: the conversation's send lock
+-- (chat_private.lock_conversation_for_sending) and its row, the sender's rate-limit bucket, the
+-- uploads it attaches, the sender's membership row (and in a direct chat the peer's). The batch takes
+-- the send locks of all its conversations first, in ascending conversation_id, then their rows in the
+-- same order, then all its senders' buckets in ascending order (chat_private.lock_send_tokens), and
+-- only then applies the items: so every transaction takes conversations before buckets, each kind in
+-- one order, and what an item takes after that (uploads, memberships of a conversation the batch
+-- holds) is held by nobody waiting for the batch. The one exception is a client attaching the same
+-- uploads to two sends at once in reverse order: PostgreSQL then refuses one item with 40P01
+-- (deadlock_detected), and one of the two would be MCATT anyway.
+
 -- Only conversation_id sends: a recipient send may have to create the direct chat, whose row does not
 -- exist to be locked in order; it is refused with MCARG (send it with chat.send_message).
 create or replace function chat_server.send_messages(sends jsonb)
@@ -41,6 +43,14 @@ begin
   end if;
 
   -- Ascending conversation_id; ids that do not parse are refused by their item below.
+  for v_conversation_id in
+    select distinct (e ->> 'conversation_id')::bigint from jsonb_array_elements(sends) e
+    where jsonb_typeof(e) = 'object' and e ->> 'conversation_id' ~ '^\d{1,18}$'
+    order by 1
+  loop
+    perform chat_private.lock_conversation_for_sending(v_conversation_id);
+  end loop;
+  -- The rows too, in the same order, as other writers of several conversations do (delete_user).
   perform from chat_private.conversations c
   where c.conversation_id in (
     select (e ->> 'conversation_id')::bigint from jsonb_array_elements(sends) e
