@@ -8,7 +8,7 @@ import { attachmentRoutes } from './attachments.ts';
 import type { Auth, Principal } from './auth.ts';
 import { authRoutes } from './auth-routes.ts';
 import { limitBodies } from './body-limit.ts';
-import type { ApiFunction, Catalog } from './catalog.ts';
+import type { ApiFunction, Argument, Catalog } from './catalog.ts';
 import { type Sql, sentWithin } from './db.ts';
 import { renderDocsPage } from './docs-page.ts';
 import { ApiError, errorResponse } from './errors.ts';
@@ -19,6 +19,7 @@ import type { Metrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
 import { requestIds, requestInfo } from './request-log.ts';
 import { callFunction, checkArguments, fromQueryString } from './rpc.ts';
+import { createSendBatcher } from './send-batch.ts';
 import { version } from './version.ts';
 
 export interface AppOptions {
@@ -40,6 +41,8 @@ export interface AppOptions {
   metrics?: Metrics | undefined;
   /** One log line per request (request ids are always given). */
   logRequests?: boolean;
+  /** Concurrent sends into one conversation commit together (server/send-batch.ts); default true. */
+  groupCommit?: boolean;
   /** GET /demo and its dev sign-in (server/demo.ts); absent: no demo (production). */
   demo?: Hono | undefined;
 }
@@ -48,6 +51,16 @@ export interface AppOptions {
 function peerAddress(c: Context): string | undefined {
   const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
   return incoming?.socket?.remoteAddress;
+}
+
+/** The conversation a send goes into when it names one (a send to a recipient may start a chat). */
+function conversationOf(args: Map<Argument, unknown>): string | number | undefined {
+  let conversationId: string | number | undefined;
+  for (const [arg, value] of args) {
+    if (arg.name === 'recipient') return undefined;
+    if (arg.name === 'conversation_id') conversationId = value as string | number;
+  }
+  return conversationId;
 }
 
 /** Reads the request's JSON arguments; an empty body means no arguments. */
@@ -152,9 +165,18 @@ export function createApp(options: AppOptions): Hono {
     app.route('/', eventRoutes({ sql, principalOf, hub, relay, accepting, maxStreamsPerUser, corsOrigins }));
   }
 
+  const batcher = (options.groupCommit ?? true) ? createSendBatcher(sql) : undefined;
   const respond = async (c: Context, fn: ApiFunction, actor: string | null, input: unknown) => {
     const args = checkArguments(fn, input);
-    const result = await callFunction(sql, fn, actor, args);
+    const call = () => callFunction(sql, fn, actor, args);
+    const conversationId =
+      batcher && actor && fn.schema === 'chat' && fn.name === 'send_message'
+        ? conversationOf(args)
+        : undefined;
+    const result =
+      conversationId === undefined
+        ? await call()
+        : await batcher?.send(actor as string, conversationId, args, call);
     return result === undefined ? c.body(null, 204) : c.json(result);
   };
 

@@ -74,10 +74,25 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * An error SQL raised and caught itself, handed over as data: one send's refusal in a batch of sends
+ * (server/send-batch.ts). It becomes the same answer as the error raised directly would.
+ */
+export class SqlRefusal extends Error {
+  readonly code: string;
+  readonly hint: string | undefined;
+
+  constructor(code: string, message: string, hint?: string | null) {
+    super(message);
+    this.code = code;
+    this.hint = hint ?? undefined;
+  }
+}
+
 /** PostgreSQL classes that mean the database is unavailable rather than the request wrong. */
 const unavailableClasses = ['08', '53', '57'];
 
-function fromPostgres(error: postgres.PostgresError): ApiError {
+function fromPostgres(error: { code: string; message: string; hint?: string | undefined }): ApiError {
   if (error.code in statusByCode) {
     // A refusal that passes with time says when in its hint ("retry after 12 s").
     const retryAfter = /^retry after (\d+) s$/.exec(error.hint ?? '')?.[1];
@@ -107,7 +122,7 @@ function isConnectionFailure(error: unknown): boolean {
 
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
-  if (error instanceof postgres.PostgresError) return fromPostgres(error);
+  if (error instanceof postgres.PostgresError || error instanceof SqlRefusal) return fromPostgres(error);
   if (error instanceof HTTPException) {
     const code = error.status === 413 ? 'MCTOO' : error.status === 401 ? 'MCAUT' : 'MCJSN';
     return new ApiError(code, error.message || 'bad request');

@@ -60,6 +60,7 @@ async function main(): Promise<void> {
     demo,
     metrics,
     maxInFlight: config.maxInFlight,
+    groupCommit: config.groupCommit,
     logRequests: true,
     sql,
     catalog: await loadCatalog(sql),

@@ -51,6 +51,14 @@ const settings = {
     doc: "connections in the server's pool to PostgreSQL (1 to 1000)",
     schema: integer(1, 1000, 'connections'),
   },
+  // Off only to compare: concurrent sends into one conversation then queue on its row lock, a commit
+  // flush each (bench/http.ts measures both).
+  groupCommit: {
+    env: 'MICROCHATTER_GROUP_COMMIT',
+    default: 'true',
+    doc: 'concurrent sends into one conversation commit together, in one transaction (docs/scaling.md)',
+    schema: boolean,
+  },
 } satisfies Settings;
 
 export const database = group({

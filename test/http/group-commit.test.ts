@@ -1,0 +1,150 @@
+/**
+ * Group commit (server/send-batch.ts): concurrent sends into one conversation are applied together by
+ * chat_server.send_messages, and each caller still gets exactly its own answer.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createApp } from '../../server/app.ts';
+import { connectDatabase } from '../../server/db.ts';
+import { type TestApp, testApp } from '../helpers/http.ts';
+
+const test = suite('http: group commit');
+let t: TestApp;
+let group: number;
+const members = Array.from({ length: 8 }, (_, i) => `gc_${i}`);
+
+test.before(async () => {
+  t = await testApp();
+  await t.call('admin', '/admin/rpc/import_users', { users: members.map((user_id) => ({ user_id })) });
+  const created = await t.call(members[0] ?? '', '/rpc/create_group', {
+    title: 'busy',
+    members: members.slice(1),
+  });
+  group = (created.body as { conversation_id: number }).conversation_id;
+});
+test.after(async () => t.close());
+
+type Answer = { status: number; body: { seq?: number; body?: string; error?: { code: string } } };
+const send = (user: string, args: Record<string, unknown>) =>
+  t.call(user, '/rpc/send_message', { conversation_id: group, ...args }) as Promise<Answer>;
+
+/** message.created events in the log so far. */
+async function createdEvents(): Promise<number> {
+  const [row] = await t.db.sql<{ n: number }[]>`
+    select count(*)::int as n from chat_private.events where type = 'message.created'`;
+  return row?.n ?? 0;
+}
+
+test('concurrent sends each get their own message, with gap-free seq in one order', async () => {
+  const before = await createdEvents();
+  const answers = await Promise.all(
+    Array.from({ length: 40 }, (_, i) => send(members[i % members.length] ?? '', { body: `m${i}` })),
+  );
+  for (const [i, answer] of answers.entries()) {
+    assert.is(answer.status, 200, JSON.stringify(answer.body));
+    assert.is(answer.body.body, `m${i}`);
+  }
+  const seqs = answers.map((a) => a.body.seq ?? 0).sort((a, b) => a - b);
+  const first = seqs[0] ?? 0;
+  assert.equal(
+    seqs,
+    Array.from({ length: 40 }, (_, i) => first + i),
+  );
+  // The answer is the stored message, as list_messages shows it.
+  const listed = await t.call(members[0] ?? '', `/rpc/list_messages?conversation_id=${group}&limit=40`);
+  const stored = new Map((listed.body as Answer['body'][]).map((m) => [m.seq, m]));
+  for (const answer of answers) assert.equal(stored.get(answer.body.seq), answer.body);
+  assert.is((await createdEvents()) - before, 40);
+});
+
+test('sends really went together: fewer transactions than messages', async () => {
+  // Events are written at commit, by the top-level transaction: one xmin per batch (items run in
+  // subtransactions of their own, so the messages' xmin would not tell).
+  const transactions = () => t.db.sql<{ n: number; events: number }[]>`
+    select count(distinct xmin::text)::int as n, count(*)::int as events from chat_private.events
+    where type = 'message.created' and (payload ->> 'conversation_id')::bigint = ${group}`;
+  const [before] = await transactions();
+  await Promise.all(
+    Array.from({ length: 30 }, (_, i) => send(members[i % members.length] ?? '', { body: `x${i}` })),
+  );
+  const [after] = await transactions();
+  assert.is((after?.events ?? 0) - (before?.events ?? 0), 30);
+  const used = (after?.n ?? 0) - (before?.n ?? 0);
+  assert.ok(used < 30, `30 messages in ${used} transactions`);
+});
+
+test('a refused send in a batch gets its own error, and the others go through', async () => {
+  const outsider = 'gc_outsider';
+  await t.call('admin', '/admin/rpc/import_users', { users: [{ user_id: outsider }] });
+  const answers = await Promise.all(
+    Array.from({ length: 20 }, (_, i) =>
+      i % 5 === 2
+        ? send(outsider, { body: `no ${i}` })
+        : i % 5 === 4
+          ? send(members[1] ?? '', { body: 'x'.repeat(5000) })
+          : send(members[i % members.length] ?? '', { body: `ok ${i}` }),
+    ),
+  );
+  for (const [i, answer] of answers.entries()) {
+    if (i % 5 === 2) assert.equal([answer.status, answer.body.error?.code], [403, 'MCNMB']);
+    else if (i % 5 === 4) assert.equal([answer.status, answer.body.error?.code], [413, 'MCLNG']);
+    else assert.is(answer.body.body, `ok ${i}`);
+  }
+  const [{ n }] = await t.db.sql<{ n: number }[]>`
+    select count(*)::int as n from chat_private.messages where sender = ${outsider} or length(body) > 4000`;
+  assert.is(n, 0);
+});
+
+test('client_id stays idempotent when its retries arrive in the same batch', async () => {
+  const answers = await Promise.all(
+    Array.from({ length: 10 }, () => send(members[2] ?? '', { body: 'once', client_id: 'gc-once' })),
+  );
+  const seqs = new Set(answers.map((a) => a.body.seq));
+  assert.is(seqs.size, 1);
+  const [{ n }] = await t.db.sql<{ n: number }[]>`
+    select count(*)::int as n from chat_private.messages where client_id = 'gc-once'`;
+  assert.is(n, 1);
+});
+
+test('a send rate limit refuses within a batch with 429 and Retry-After, like a send alone', async () => {
+  const limited = connectDatabase(t.db.url, { max: 4, sendRatePerMinute: 3 });
+  try {
+    const app = createApp({ ...t.options, sql: limited });
+    const token = await t.tokenFor(members[3] ?? '');
+    const responses = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        app.request('/rpc/send_message', {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ conversation_id: group, body: `limited ${i}` }),
+        }),
+      ),
+    );
+    const statuses = responses.map((r) => r.status).sort();
+    assert.equal(statuses, [200, 200, 200, 429, 429, 429, 429, 429]);
+    for (const r of responses.filter((r) => r.status === 429))
+      assert.ok(Number(r.headers.get('retry-after')) >= 1);
+  } finally {
+    await limited.end();
+  }
+});
+
+test('with group commit off, the same sends are answered the same way', async () => {
+  const app = createApp({ ...t.options, groupCommit: false });
+  const token = await t.tokenFor(members[4] ?? '');
+  const responses = await Promise.all(
+    Array.from({ length: 10 }, (_, i) =>
+      app.request('/rpc/send_message', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ conversation_id: group, body: `plain ${i}` }),
+      }),
+    ),
+  );
+  assert.equal(
+    responses.map((r) => r.status),
+    Array(10).fill(200),
+  );
+});
+
+test.run();
