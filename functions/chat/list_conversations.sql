@@ -23,17 +23,40 @@ begin
   end if;
   v_blocked := (chat_private.require_user(actor)).blocked;
 
-  -- The page is chosen on the inbox index first; only its rows are then dressed up.
+  -- The page is chosen first, then only its rows are dressed up. It is the newest of two lists: the
+  -- direct chats and groups left, each page on the inbox index of membership rows; and the groups the
+  -- actor is in, whose activity is on the conversation row (chat_private.activity_at), so all of them
+  -- are read and sorted: an inbox page costs a page of the first, and one row per current group.
   return query
   select r.*
   from (
-    select c, m
-    from chat_private.memberships m
-    join chat_private.conversations c on c.conversation_id = m.conversation_id
-    where m.user_id = actor
-      and (m.last_activity_at, m.conversation_id) < (v_before_at, v_before_id)
-      and chat_private.in_inbox(c, m, v_blocked)
-    order by m.last_activity_at desc, m.conversation_id desc
+    select u.c, u.m, u.activity_at
+    from (
+      (
+        select c, m, m.last_activity_at as activity_at
+        from chat_private.memberships m
+        join chat_private.conversations c on c.conversation_id = m.conversation_id
+        where m.user_id = actor and not m.follows_group
+          and (m.last_activity_at, m.conversation_id) < (v_before_at, v_before_id)
+          and chat_private.in_inbox(c, m, v_blocked)
+        order by m.last_activity_at desc, m.conversation_id desc
+        limit "limit"
+      )
+      union all
+      (
+        select g.c, g.m, g.activity_at
+        from (
+          select c, m, chat_private.activity_at(c, m) as activity_at
+          from chat_private.memberships m
+          join chat_private.conversations c on c.conversation_id = m.conversation_id
+          where m.user_id = actor and m.follows_group and chat_private.in_inbox(c, m, v_blocked)
+        ) g
+        where (g.activity_at, (g.m).conversation_id) < (v_before_at, v_before_id)
+        order by g.activity_at desc, (g.m).conversation_id desc
+        limit "limit"
+      )
+    ) u
+    order by u.activity_at desc, (u.m).conversation_id desc
     limit "limit"
   ) page
   cross join lateral chat_private.conversation_rows(page.c, page.m) r

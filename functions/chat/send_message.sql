@@ -74,13 +74,22 @@ begin
           chat_private.search_vector(send_message.body))
   returning * into v_message;
 
-  -- Every current member sees new activity (a deleted chat comes back); the sender has read it.
-  update chat_private.memberships m
-  set last_activity_at = v_conversation.last_activity_at,
-      hidden = false,
-      read_seq = case when m.user_id = actor then v_message.seq else m.read_seq end,
-      read_at = case when m.user_id = actor then v_message.sent_at else m.read_at end
-  where m.conversation_id = v_conversation_id and m.left_seq is null;
+  -- The sender has read their own message. A group's members see the new activity on the conversation
+  -- row (chat_private.activity_at and chat_private.hidden): one row per send, not one per member. A
+  -- direct chat's two members keep it on their own rows, where the inbox index finds it, and a
+  -- deleted direct chat comes back.
+  if v_conversation.kind = 'direct' then
+    update chat_private.memberships m
+    set last_activity_at = v_conversation.last_activity_at,
+        hidden = false,
+        read_seq = case when m.user_id = actor then v_message.seq else m.read_seq end,
+        read_at = case when m.user_id = actor then v_message.sent_at else m.read_at end
+    where m.conversation_id = v_conversation_id and m.left_seq is null;
+  else
+    update chat_private.memberships m
+    set read_seq = v_message.seq, read_at = v_message.sent_at
+    where m.conversation_id = v_conversation_id and m.user_id = actor;
+  end if;
 
   return chat_private.message_row(v_message);
 end

@@ -20,7 +20,7 @@ begin
     'memberships', coalesce((
       select jsonb_agg(jsonb_build_object('conversation_id', m.conversation_id, 'kind', c.kind,
           'title', coalesce(m.left_title, c.title), 'read_seq', m.read_seq, 'read_at', m.read_at,
-          'muted', m.muted, 'hidden', m.hidden, 'left', m.left_seq is not null, 'left_seq', m.left_seq)
+          'muted', m.muted, 'hidden', chat_private.hidden(c, m), 'left', m.left_seq is not null, 'left_seq', m.left_seq)
         order by m.conversation_id)
       from chat_private.memberships m
       join chat_private.conversations c on c.conversation_id = m.conversation_id

@@ -51,9 +51,9 @@ as $$
     chat_private.visible_seq(c, m),
     m.muted,
     m.left_seq is null,
-    m.last_activity_at,
+    chat_private.activity_at(c, m),
     c.created_at,
-    chat_private.inbox_cursor(m.last_activity_at, c.conversation_id)
+    chat_private.inbox_cursor(chat_private.activity_at(c, m), c.conversation_id)
   from (select) as one
   left join chat_private.users p on p.user_id = chat_private.peer(c, m.user_id)
 $$;

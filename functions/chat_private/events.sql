@@ -155,7 +155,8 @@ security definer
 set search_path = pg_catalog, pg_temp
 as $$
 begin
-  if new.hidden and not old.hidden then
+  -- Deleted: hidden now, or deleted again (cleared further) after newer messages brought it back.
+  if new.hidden and (not old.hidden or new.cleared_seq > old.cleared_seq) then
     perform chat_private.emit('conversation.deleted', array[new.user_id],
       jsonb_build_object('conversation_id', new.conversation_id));
   elsif new.read_seq > old.read_seq and not exists (
@@ -224,7 +225,10 @@ create constraint trigger message_changed_event after update on chat_private.mes
 drop trigger if exists membership_event on chat_private.memberships;
 create constraint trigger membership_event after update on chat_private.memberships
   deferrable initially deferred
-  for each row when (new.hidden is distinct from old.hidden or new.read_seq is distinct from old.read_seq)
+  for each row when (
+    new.hidden is distinct from old.hidden or new.cleared_seq is distinct from old.cleared_seq
+    or new.read_seq is distinct from old.read_seq
+  )
   execute function chat_private.membership_event();
 
 drop trigger if exists conversation_created on chat_private.conversations;

@@ -76,12 +76,12 @@ begin
     raise exception using errcode = 'MCFUL', message = format('a group has at most %s members', v_max);
   end if;
 
-  insert into chat_private.memberships as m (conversation_id, user_id, read_seq, cleared_seq)
-  select c.conversation_id, u, c.last_seq, c.last_seq from unnest(v_new) u
+  insert into chat_private.memberships as m (conversation_id, user_id, read_seq, cleared_seq, follows_group)
+  select c.conversation_id, u, c.last_seq, c.last_seq, true from unnest(v_new) u
   on conflict (conversation_id, user_id) do update
     set read_seq = excluded.read_seq, cleared_seq = excluded.cleared_seq, left_seq = null,
         left_title = null, left_members = null, left_owner = null, left_admins = null,
-        hidden = false, last_activity_at = now();
+        hidden = false, last_activity_at = now(), follows_group = true;
 
   update chat_private.conversations cv set members = cv.members || v_new
   where cv.conversation_id = c.conversation_id
@@ -116,10 +116,11 @@ begin
   returning * into c;
 
   -- The leaver keeps seeing the group as it stood the moment they were out of it: later renames and
-  -- members are none of their business (chat_private.conversation_rows shows this snapshot).
+  -- members are none of their business (chat_private.conversation_rows shows this snapshot), and its
+  -- place in their inbox stays where its last message put it (chat_private.activity_at).
   update chat_private.memberships m
   set left_seq = c.last_seq, left_title = c.title, left_members = c.members, left_owner = c.owner,
-      left_admins = c.admins
+      left_admins = c.admins, last_activity_at = chat_private.activity_at(c, m), follows_group = false
   where m.conversation_id = c.conversation_id and m.user_id = leaver and m.left_seq is null;
   return c;
 end

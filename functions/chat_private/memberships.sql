@@ -91,6 +91,29 @@ as $$
   end
 $$;
 
+-- Whether the member deleted the conversation and nothing they may see arrived since. A group send
+-- does not touch its members' rows (one row per member per send would make a send O(members)), so
+-- `hidden` says only that they deleted it, at cleared_seq: any later message brings it back.
+create or replace function chat_private.hidden(c chat_private.conversations, m chat_private.memberships)
+returns boolean
+language sql
+immutable
+as $$
+  select m.hidden and coalesce(m.left_seq, c.last_seq) <= m.cleared_seq
+$$;
+
+-- When the conversation last changed for this member, which orders their inbox. A current group
+-- member's is the group's last message (on the conversation row, written once per send), or their
+-- own joining if later; anyone else's is on their membership row: a direct send writes both members'
+-- rows, and leaving a group freezes the group's time there (chat_private.leave_group).
+create or replace function chat_private.activity_at(c chat_private.conversations, m chat_private.memberships)
+returns timestamptz
+language sql
+immutable
+as $$
+  select case when m.follows_group then greatest(m.last_activity_at, c.last_activity_at) else m.last_activity_at end
+$$;
+
 -- Whether a conversation shows in the member's inbox: not deleted by them (until a newer message),
 -- and not a direct chat with someone they blocked.
 create or replace function chat_private.in_inbox(c chat_private.conversations, m chat_private.memberships, blocked text[])
@@ -98,5 +121,5 @@ returns boolean
 language sql
 immutable
 as $$
-  select not m.hidden and (c.kind <> 'direct' or not chat_private.peer(c, m.user_id) = any(blocked))
+  select not chat_private.hidden(c, m) and (c.kind <> 'direct' or not chat_private.peer(c, m.user_id) = any(blocked))
 $$;
