@@ -22,6 +22,7 @@ declare
   v_message chat_private.messages;
   v_answered chat_private.messages;
 begin
+  perform chat_private.apply_send_durability();
   actor := chat_private.nfc(actor);
   recipient := chat_private.nfc(recipient);
   send_message.body := chat_private.checked_body(send_message.body, cardinality(attachments) > 0);
@@ -103,5 +104,6 @@ comment on function chat.send_message(text, text, bigint, text, text, bigint, te
   'answers (a quote reply). attachments: up to 10 ids of your own finished uploads (POST /attachments) not '
   'attached to anything yet; they are attached in the same transaction, or nothing is stored. Returns the '
   'message. Sessions that set microchatter.send_rate_per_minute (the server does) may send that many per '
-  'minute per user. Errors: MCEMB, MCLNG, MCARG, MCUNU, MCSLF, MCNCV, MCNMB, MCBLK, MCNMS, MCDEL, MCATT, '
+  'minute per user; with microchatter.send_synchronous_commit = off the send does not wait for its commit '
+  'to reach the disk (docs/sql-api.md). Errors: MCEMB, MCLNG, MCARG, MCUNU, MCSLF, MCNCV, MCNMB, MCBLK, MCNMS, MCDEL, MCATT, '
   'MCLIM, MCRAT, MCSUS, MCMOD.';

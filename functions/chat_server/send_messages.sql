@@ -41,6 +41,7 @@ begin
   if jsonb_array_length(sends) > v_max then
     raise exception using errcode = 'MCLIM', message = format('a batch has at most %s sends', v_max);
   end if;
+  perform chat_private.apply_send_durability();
 
   -- Ascending conversation_id; ids that do not parse are refused by their item below.
   for v_conversation_id in

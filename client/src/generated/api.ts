@@ -587,9 +587,10 @@ export interface ChatApi {
    * can see that this one answers (a quote reply). attachments: up to 10 ids of your own finished
    * uploads (POST /attachments) not attached to anything yet; they are attached in the same
    * transaction, or nothing is stored. Returns the message. Sessions that set
-   * microchatter.send_rate_per_minute (the server does) may send that many per minute per user.
-   * Errors: MCEMB, MCLNG, MCARG, MCUNU, MCSLF, MCNCV, MCNMB, MCBLK, MCNMS, MCDEL, MCATT, MCLIM, MCRAT,
-   * MCSUS, MCMOD.
+   * microchatter.send_rate_per_minute (the server does) may send that many per minute per user; with
+   * microchatter.send_synchronous_commit = off the send does not wait for its commit to reach the disk
+   * (docs/sql-api.md). Errors: MCEMB, MCLNG, MCARG, MCUNU, MCSLF, MCNCV, MCNMB, MCBLK, MCNMS, MCDEL,
+   * MCATT, MCLIM, MCRAT, MCSUS, MCMOD.
    */
   send_message(args?: SendMessageArgs, options?: CallOptions): Promise<SendMessageResult>;
   /**
