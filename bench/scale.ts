@@ -14,14 +14,17 @@
  *      over the many-conversations window (each relay reads every event, so the database serves P reads
  *      of each);
  *    - PostgreSQL client connections the P processes hold.
+ *    The 2- and 4-process clusters run again with the pool split (10 ÷ P connections each), and the
+ *    smallest and largest with MICROCHATTER_GROUP_COMMIT=false.
  *    Each figure is printed with the CPU use of the servers, PostgreSQL, the clients and the whole
  *    machine (/proc/stat), and the P = 1 figure of the same run as its baseline.
  * 2. ceiling: the single event lock and NOTIFY, at SQL level with no server running: commits/s of
  *    transactions that write one event through chat_private.emit (the advisory lock, the insert, the
  *    NOTIFY trigger) at 1, 8 and 32 clients, beside the same insert without the lock, without NOTIFY,
- *    and without both (the lock is taken out of a copy of emit in the throw-away database, NOTIFY by
- *    disabling its trigger there); and chat.send_message into 100 conversations at 16 clients, today vs
- *    without lock and NOTIFY.
+ *    and without both (the lock is taken out of copies of the functions that take it in the throw-away
+ *    database, NOTIFY by disabling its trigger there); chat.send_message into 100 conversations at 16
+ *    clients, today vs without lock and NOTIFY; and the same sends in batches of 10 through
+ *    chat_server.send_messages (the server's group commit).
  *
  * The harness of the other parts: a throw-away database (bench/lib/database.ts: embedded PostgreSQL,
  * fsync off, or BENCH_DATABASE_URL's server), the load generator process (bench/lib/load.ts), the
@@ -101,6 +104,8 @@ const USERS = 200;
 const GROUP_MEMBERS = 50;
 const CONNECTIONS = 32;
 const SENDS_CLIENTS = 16;
+/** Sends per chat_server.send_messages call in the ceiling part. */
+const BATCH = 10;
 const BODY = 'Hello from the scale-out benchmark: a message of typical length, about sixty chars.';
 const EVENT_LOCK = /perform\s+pg_advisory_xact_lock\(\s*1296253270\s*,\s*1\s*\)\s*;/;
 
@@ -193,6 +198,7 @@ async function startCluster(
   count: number,
   users: string[],
   poolMax: number | undefined,
+  groupCommit = true,
 ): Promise<Cluster> {
   const jwtSecret = randomBytes(32).toString('hex');
   const metricsToken = randomBytes(16).toString('hex');
@@ -207,6 +213,7 @@ async function startCluster(
         MICROCHATTER_MAX_STREAMS_PER_USER: '100',
         MICROCHATTER_SSE_HEARTBEAT_MS: '600000',
         ...(poolMax ? { MICROCHATTER_DB_POOL_MAX: String(poolMax) } : {}),
+        ...(groupCommit ? {} : { MICROCHATTER_GROUP_COMMIT: 'false' }),
         // One job runner per cluster (its pool holds up to concurrency + 2 connections): with one in
         // every process, 4 processes would need more than max_connections = 100 (docs/scaling.md).
         ...(i > 0 ? { MICROCHATTER_WORKER_CONCURRENCY: '0' } : {}),
@@ -243,6 +250,8 @@ interface ProcessRun {
   processes: number;
   /** MICROCHATTER_DB_POOL_MAX of each process, when not the default 10. */
   poolMax: number | undefined;
+  /** false: MICROCHATTER_GROUP_COMMIT=false (each send its own transaction). */
+  groupCommit: boolean;
   one: LoadResult & { cpu?: CpuUse; waits?: Record<string, number> };
   many: LoadResult & {
     cpu?: CpuUse;
@@ -296,12 +305,17 @@ async function measureLoad(
   return { ...result, ...(cpu ? { cpu } : {}), ...(waits ? { waits: await waits } : {}) };
 }
 
-async function processesRun(h: Harness, count: number, poolMax?: number): Promise<ProcessRun> {
+async function processesRun(
+  h: Harness,
+  count: number,
+  poolMax?: number,
+  groupCommit = true,
+): Promise<ProcessRun> {
   const { data } = h;
   console.log(
-    `\n${count} server process${count > 1 ? 'es' : ''} on one database${poolMax ? `, MICROCHATTER_DB_POOL_MAX=${poolMax} each` : ''}`,
+    `\n${count} server process${count > 1 ? 'es' : ''} on one database${poolMax ? `, MICROCHATTER_DB_POOL_MAX=${poolMax} each` : ''}${groupCommit ? '' : ', MICROCHATTER_GROUP_COMMIT=false'}`,
   );
-  const cluster = await startCluster(h.db, count, data.users, poolMax);
+  const cluster = await startCluster(h.db, count, data.users, poolMax, groupCommit);
   try {
     const { servers, tokens } = cluster;
     const auth = (user: string) => ({ authorization: `Bearer ${tokens.get(user)}` });
@@ -473,6 +487,7 @@ async function processesRun(h: Harness, count: number, poolMax?: number): Promis
     return {
       processes: count,
       poolMax,
+      groupCommit,
       one,
       many,
       latency,
@@ -490,12 +505,12 @@ function processFigures(runs: ProcessRun[]): {
   series: Record<string, { x: number; y: number }[]>;
 } {
   const figures: Figure[] = [];
-  const base = runs.find((r) => r.processes === 1);
+  const base = runs.find((r) => r.processes === 1 && r.poolMax === undefined && r.groupCommit);
   const busy = (cpu: CpuUse | undefined) => machineText(cpu?.machineBusy);
   const cpuNote = (cpu: CpuUse | undefined, seconds: number) => cpuText(cpu, seconds);
   for (const run of runs) {
     const p = run.processes;
-    const label = `${p} process${p > 1 ? 'es' : ''}${run.poolMax ? ` of pool ${run.poolMax}` : ''}`;
+    const label = `${p} process${p > 1 ? 'es' : ''}${run.poolMax ? ` of pool ${run.poolMax}` : ''}${run.groupCommit ? '' : ', group commit off'}`;
     const withBase = (pick: (r: ProcessRun) => number, unit: string) =>
       p > 1 && base ? { baseline: { name: `1 process, ${unit}`, value: pick(base) } } : {};
     figures.push(
@@ -532,7 +547,7 @@ function processFigures(runs: ProcessRun[]): {
       }),
     );
   }
-  const plain = runs.filter((r) => r.poolMax === undefined);
+  const plain = runs.filter((r) => r.poolMax === undefined && r.groupCommit);
   const series = {
     'scale-out: sends/s, one conversation': plain.map((r) => ({
       x: r.processes,
@@ -711,7 +726,67 @@ async function ceiling(h: Harness, figures: Figure[], details: Record<string, un
       }),
     );
   }
-  details.ceiling = { runs, sends: sendRuns, settings };
+
+  // The same sends in batches (the server's group commit): one lock, one NOTIFY, one flush per batch.
+  const [batchFunction] = await sql<{ present: boolean }[]>`
+    select to_regprocedure('chat_server.send_messages(jsonb)') is not null as present`;
+  const batchRuns: Partial<Record<Variant, LoadResult & { cpu?: CpuUse; waits?: Record<string, number> }>> =
+    {};
+  if (batchFunction?.present) {
+    console.log(`  chat_server.send_messages, batches of ${BATCH} sends, ${SENDS_CLIENTS} clients:`);
+    for (const variant of ['today', 'neither'] as const) {
+      const loops = Array.from({ length: SENDS_CLIENTS }, (_, c) => {
+        const mine = h.data.pairs.filter((_, p) => p % SENDS_CLIENTS === c);
+        return Array.from({ length: 4 }, (_, b) => [
+          JSON.stringify(
+            Array.from({ length: BATCH }, (_, k) => {
+              const pair = mine[(b * BATCH + k) % mine.length] ?? h.data.pairs[0];
+              const actor = (b * BATCH + k) % 2 ? pair?.b : pair?.a;
+              return { actor: h.data.users[actor ?? 0], conversation_id: pair?.conversation, body: BODY };
+            }),
+          ),
+        ]);
+      });
+      const result = await withVariant(sql, emit.defs, variant, () =>
+        measureLoad(
+          h,
+          {
+            kind: 'sql',
+            url: h.db.url,
+            statement: 'select chat_server.send_messages($1::text::jsonb)',
+            prepare: true,
+            loops,
+            warmupMs: plan.ceilingWarmupMs,
+            durationMs: plan.ceilingMs,
+          },
+          groups,
+        ),
+      );
+      batchRuns[variant] = result;
+      console.log(
+        `    ${VARIANT_NAME[variant]}: ${(result.perSecond * BATCH).toFixed(0)} sends/s in ${result.perSecond.toFixed(0)} ` +
+          `batches/s, p50 ${result.latency.p50.toFixed(2)} ms a batch; ${cpuText(result.cpu, result.seconds)}; waits ${topWaits(result.waits)}`,
+      );
+    }
+    const batched = batchRuns.today;
+    if (batched && today) {
+      figures.push(
+        figure({
+          name: `SQL sends/s, ${SENDS_CLIENTS} clients: batches of ${BATCH} (chat_server.send_messages) ÷ one send a transaction`,
+          value: (batched.perSecond * BATCH) / today.perSecond,
+          unit: '×',
+          baseline: { name: 'one send a transaction (chat.send_message), sends/s', value: today.perSecond },
+          note:
+            `batched ${(batched.perSecond * BATCH).toFixed(0)} sends/s (${batched.perSecond.toFixed(0)} event-writing commits/s, ` +
+            `waits ${topWaits(batched.waits)}); batched without the lock and NOTIFY ` +
+            `${((batchRuns.neither?.perSecond ?? Number.NaN) * BATCH).toFixed(0)} sends/s; ${machineText(batched.cpu?.machineBusy)}`,
+        }),
+      );
+    }
+  } else {
+    console.log('  chat_server.send_messages is not there: batches not measured');
+  }
+  details.ceiling = { runs, sends: sendRuns, batches: batchRuns, batchSize: BATCH, settings };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -774,9 +849,9 @@ async function main(): Promise<number> {
       const runs: ProcessRun[] = [];
       const failed: { processes: number; poolMax: number | undefined; error: string }[] = [];
       // A cluster that cannot run (e.g. more connections than max_connections) is a result too.
-      const attempt = async (count: number, poolMax?: number) => {
+      const attempt = async (count: number, poolMax?: number, groupCommit = true) => {
         try {
-          runs.push(await processesRun(h, count, poolMax));
+          runs.push(await processesRun(h, count, poolMax, groupCommit));
         } catch (error) {
           const message = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
           console.log(`  ${count} processes${poolMax ? ` of pool ${poolMax}` : ''} FAILED: ${message}`);
@@ -787,6 +862,10 @@ async function main(): Promise<number> {
       for (const count of processCounts) await attempt(count);
       // The same database connections in all as one process (10): is it the processes or the pool?
       for (const count of processCounts.filter((n) => n > 1)) await attempt(count, Math.ceil(10 / count));
+      // What the server's group commit does for the busy conversation: the smallest and largest cluster without it.
+      for (const count of new Set([Math.min(...processCounts), Math.max(...processCounts)])) {
+        await attempt(count, undefined, false);
+      }
       const out = processFigures(runs);
       figures.push(...out.figures);
       for (const f of failed) {
