@@ -1,15 +1,20 @@
 -- Webhooks: an outbox of deliveries written in the transaction of the change, and a graphile-worker
 -- job that carries them out (server/jobs/deliver_webhooks.ts). docs/webhooks.md describes the contract.
 --
--- The delivery row is the truth, the job only a wake-up: a transaction that writes deliveries where
--- graphile-worker's schema is not installed yet (psql, before the server first started) still writes
--- them, and the server's sweep (chat_server.kick_webhooks) wakes them up later. Jobs carry ids only, so
--- no message body ever sits in graphile-worker's tables.
+-- The delivery row is the truth, the job only a wake-up. The sending transaction writes the row and a
+-- NOTIFY on microchatter_webhooks naming the webhook, nothing else: the event triggers run this at
+-- commit under the event lock (chat_private/events.sql), which every sending transaction waits for, so
+-- it must stay that cheap (a graphile_worker.add_job per event there cost a send ~40 % of its rate).
+-- Every server process listens and wakes the webhook's job (chat_server.kick_webhook); a notification
+-- missed (no server running, psql before the first start, a lost connection) is made up for by the
+-- sweep, chat_server.kick_webhooks, at start, on every reconnect of the listener and every minute. Jobs
+-- carry ids only, so no message body ever sits in graphile-worker's tables.
 --
--- Deliveries of one webhook are ordered per stream: a conversation ('c:<id>'), a user ('u:<md5 of the
--- id>', for push.needed) or everything else ('e'). One graphile-worker queue per webhook and stream runs
--- them one at a time, in delivery_id order; the event triggers write them at commit, under the event lock,
--- so delivery_id follows commit order as event positions do (chat_private/events.sql).
+-- One job per webhook (its own graphile-worker queue, so one at a time across all processes) posts its
+-- pending deliveries in batches, in order per stream: a conversation ('c:<id>'), a user ('u:<md5 of
+-- the id>', for push.needed) or everything else ('e'). A stream whose oldest pending delivery is backing
+-- off after a failed attempt is skipped, the others go on. The event triggers write deliveries at
+-- commit, under the event lock, so delivery_id follows commit order as event positions do.
 
 -- Does a subscription (the webhook's events) take this event type? '*' takes all, 'message.*' a family.
 create or replace function chat_private.webhook_wants(events text[], type text)
@@ -34,10 +39,11 @@ as $$
   select case when payload ? 'conversation_id' then 'c:' || (payload ->> 'conversation_id') else 'e' end
 $$;
 
--- Wakes the job of one webhook's stream. A pending job keeps its run_at (preserve_run_at): new
--- deliveries do not cut a backoff short. A job already running is left to finish and a new one is queued
--- behind it in the stream's queue (graphile-worker clears a running job's key).
-create or replace function chat_private.wake_webhook_stream(webhook_id bigint, stream text, run_at timestamptz)
+-- Wakes the job of a webhook. At once (run_at null or past): the one pending job of the webhook's key,
+-- which a wake moves to now (job_key_mode replace; a job already running keeps going and the new one
+-- waits behind it in the webhook's queue). Later, for a retry: a job of a second key, moved only ever
+-- earlier, so that retries neither postpone nor are postponed by the wakes of new deliveries.
+create or replace function chat_private.wake_webhook(webhook_id bigint, run_at timestamptz)
 returns void
 language plpgsql
 volatile
@@ -45,24 +51,32 @@ security definer
 set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_key text := format('webhook:%s:%s', webhook_id, stream);
+  v_queue text := 'webhook:' || webhook_id;
+  v_retry_key text := 'webhook:' || webhook_id || ':retry';
 begin
   if to_regnamespace('graphile_worker') is null then
     return; -- the server installs graphile-worker at start and then sweeps (chat_server.kick_webhooks)
   end if;
-  perform graphile_worker.add_job(
-    'deliver_webhooks',
-    json_build_object('webhook_id', webhook_id, 'stream', stream),
-    queue_name => v_key,
-    run_at => run_at,
-    max_attempts => 25,
-    job_key => v_key,
-    job_key_mode => 'preserve_run_at'
-  );
+  if run_at is null or run_at <= now() then
+    perform graphile_worker.add_job('deliver_webhooks', json_build_object('webhook_id', webhook_id),
+      queue_name => v_queue, max_attempts => 25, job_key => v_queue, job_key_mode => 'replace');
+    return;
+  end if;
+  -- Two failures of one webhook at once must not let the later retry time win.
+  perform pg_advisory_xact_lock(hashtext(v_retry_key));
+  if not exists (
+    select from graphile_worker.jobs j
+    where j.key = v_retry_key and j.locked_at is null and j.run_at <= wake_webhook.run_at
+  ) then
+    perform graphile_worker.add_job('deliver_webhooks', json_build_object('webhook_id', webhook_id),
+      queue_name => v_queue, run_at => run_at, max_attempts => 25, job_key => v_retry_key,
+      job_key_mode => 'replace');
+  end if;
 end
 $$;
 
--- Writes one delivery per webhook subscribed to the event type, and wakes their streams.
+-- Writes one delivery per webhook subscribed to the event type, and tells the servers which webhooks
+-- have new deliveries (PostgreSQL folds a transaction's identical notifications into one).
 create or replace function chat_private.enqueue_webhooks(type text, stream text, payload jsonb, occurred_at timestamptz)
 returns void
 language plpgsql
@@ -78,32 +92,51 @@ begin
     select w.webhook_id, stream, type, payload, occurred_at
     from chat_private.webhooks w
     where chat_private.webhook_wants(w.events, type)
-    order by w.webhook_id
     returning webhook_id
   loop
-    perform chat_private.wake_webhook_stream(v_webhook_id, stream, null);
+    perform pg_notify('microchatter_webhooks', v_webhook_id::text);
   end loop;
 end
 $$;
 
--- Every event of the log reaches the webhooks subscribed to it, from the transaction that wrote it.
-create or replace function chat_private.webhook_event()
+-- Every event of the log reaches the webhooks subscribed to it, from the transaction that wrote it:
+-- once per statement (the events of a transaction are moved into the log in one), one insert for all
+-- of its events, in log order, and one notification per webhook.
+create or replace function chat_private.webhook_events()
 returns trigger
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
+declare
+  v_webhook_id bigint;
 begin
-  if exists (select from chat_private.webhooks) then
-    perform chat_private.enqueue_webhooks(new.type, chat_private.webhook_stream(new.payload), new.payload, new.created_at);
+  if not exists (select from chat_private.webhooks) then
+    return null;
   end if;
+  for v_webhook_id in
+    with written as (
+      insert into chat_private.webhook_deliveries (webhook_id, stream, event_type, payload, occurred_at)
+      select w.webhook_id, chat_private.webhook_stream(e.payload), e.type, e.payload, e.created_at
+      from new_events e
+      join chat_private.webhooks w on chat_private.webhook_wants(w.events, e.type)
+      order by e.position, w.webhook_id
+      returning webhook_id
+    )
+    select distinct webhook_id from written
+  loop
+    perform pg_notify('microchatter_webhooks', v_webhook_id::text);
+  end loop;
   return null;
 end
 $$;
 
 drop trigger if exists webhook_event on chat_private.events;
-create trigger webhook_event after insert on chat_private.events
-  for each row execute function chat_private.webhook_event();
+drop trigger if exists webhook_events on chat_private.events;
+create trigger webhook_events after insert on chat_private.events
+  referencing new table as new_events
+  for each statement execute function chat_private.webhook_events();
+drop function if exists chat_private.webhook_event();
 
 -- Whether an address is one a webhook may not target unless microchatter.webhook_allow_private is on:
 -- loopback, private, link-local, carrier-grade NAT, unspecified, multicast, broadcast, unique-local.

@@ -6,20 +6,21 @@ security definer
 set search_path = pg_catalog, pg_temp
 as $$
 declare
-  v_stream record;
+  v_webhook_id bigint;
   v_count integer := 0;
 begin
-  for v_stream in
-    select distinct d.webhook_id, d.stream from chat_private.webhook_deliveries d
+  for v_webhook_id in
+    select distinct d.webhook_id from chat_private.webhook_deliveries d
     where d.status = 'pending' and d.next_attempt_at <= now()
   loop
-    perform chat_private.wake_webhook_stream(v_stream.webhook_id, v_stream.stream, null);
+    perform chat_private.wake_webhook(v_webhook_id, null);
     v_count := v_count + 1;
   end loop;
   return v_count;
 end
 $$;
 comment on function chat_server.kick_webhooks() is
-  'Wakes every webhook stream with a due pending delivery: the backstop for deliveries written before '
-  'graphile-worker was installed (psql before the first server start) or whose job was lost. Run at '
-  'start and every minute by the server. Returns the number of streams woken.';
+  'Wakes the job of every webhook with a due pending delivery: the backstop for deliveries whose '
+  'notification no server heard (none running, psql before the first server start, a lost connection) '
+  'or whose job was lost. Run by the servers at start, when their listener (re)connects and every '
+  'minute. Returns the number of webhooks woken.';

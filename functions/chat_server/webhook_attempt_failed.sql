@@ -40,11 +40,11 @@ begin
   if v_delivery.status = 'failed' then
     return 'failed'; -- the stream goes on with the next delivery
   end if;
-  perform chat_private.wake_webhook_stream(v_delivery.webhook_id, v_delivery.stream, v_delivery.next_attempt_at);
+  perform chat_private.wake_webhook(v_delivery.webhook_id, v_delivery.next_attempt_at);
   return 'retry';
 end
 $$;
 comment on function chat_server.webhook_attempt_failed(bigint, integer, text, integer, integer, integer) is
-  'For the deliver_webhooks job: an attempt got no 2xx. Returns retry (the stream''s job is queued again '
-  'for the next attempt, after an exponential backoff with jitter) or failed (the retry window since the '
+  'For the deliver_webhooks job: an attempt got no 2xx. Returns retry (the stream waits, and a job of '
+  'the webhook is queued for the next attempt, after an exponential backoff with jitter) or failed (the retry window since the '
   'event has passed: the delivery is failed for good and the stream moves on).';

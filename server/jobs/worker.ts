@@ -9,8 +9,9 @@ import { Logger, type Runner, run, type TaskList, type WorkerEvents } from 'grap
 import type { Config } from '../config.ts';
 import type { Sql } from '../db.ts';
 import { log } from '../logger.ts';
+import { startWebhookWaker, type WebhookWaker } from '../webhooks/wake.ts';
 import { applyMessageRetention } from './apply_message_retention.ts';
-import { deliverWebhooks } from './deliver_webhooks.ts';
+import { deliverWebhooks, FAILING_AFTER } from './deliver_webhooks.ts';
 import { kickWebhooks } from './kick_webhooks.ts';
 import { pruneAttachments } from './prune_attachments.ts';
 import { pruneEvents } from './prune_events.ts';
@@ -23,9 +24,10 @@ export interface Worker {
 /** What the runner gets to finish its jobs in on shutdown before they are told to abort. */
 const SHUTDOWN_ABORT_MS = 2_000;
 
-export function taskList(sql: Sql, config: Config): TaskList {
+/** `waker`: this process's listener for new deliveries (server/webhooks/wake.ts), which delivery needs. */
+export function taskList(sql: Sql, config: Config, waker?: WebhookWaker): TaskList {
   return {
-    deliver_webhooks: deliverWebhooks(sql, config),
+    ...(waker ? { deliver_webhooks: deliverWebhooks(sql, config, waker) } : {}),
     kick_webhooks: kickWebhooks(sql),
     push_needed: pushNeeded(sql, config.pushDelaySeconds),
     prune_events: pruneEvents(sql, config.eventRetentionDays),
@@ -120,6 +122,12 @@ export async function startWorker(
   const events: WorkerEvents = new EventEmitter();
   const poolIds = new Set<string>();
   events.on('pool:create', ({ workerPool }) => poolIds.add(workerPool.id));
+  // Listening first: its first connect sweeps up deliveries written while no worker ran (or before
+  // graphile-worker was installed), which the runner then takes at its start.
+  const waker = await startWebhookWaker(sql, {
+    failingAfter: FAILING_AFTER,
+    failingDelayMs: config.webhookRetryBaseMs,
+  });
   const runner: Runner = await run({
     connectionString: withApplicationName(databaseUrl, WORKER_APPLICATION_NAME),
     concurrency: config.workerConcurrency,
@@ -139,14 +147,16 @@ export async function startWorker(
       },
     },
     logger: new Logger(workerLogFactory),
-    taskList: taskList(sql, config),
+    taskList: taskList(sql, config, waker),
     crontab,
+  }).catch(async (error: unknown) => {
+    await waker.stop();
+    throw error;
   });
   const releaseLease = holdLease(sql, poolIds, config.workerLeaseSeconds);
-  // Deliveries written while no worker ran (or before graphile-worker was installed) go out now.
-  await sql`select chat_server.kick_webhooks()`;
   return {
     async stop() {
+      await waker.stop();
       await runner.stop();
       releaseLease();
       await poolClosed(sql);

@@ -3,6 +3,9 @@
  * (connecting included), and reads at most 64 KiB of the answer. Targets are checked as they are
  * resolved, so a host name that points at a private address (or is re-pointed there later) is refused
  * like a private address written in the URL; the check and the connection use the same address.
+ * Connections are kept alive and reused for the next deliveries to the same host (a new connection
+ * per POST cost as much as the POST); a reused connection the receiver closed meanwhile is retried
+ * once on a new one, which spends no attempt.
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import http from 'node:http';
@@ -56,6 +59,23 @@ export type PostResult = { ok: true; status: number } | { ok: false; status: num
 
 class RefusedTarget extends Error {}
 
+/**
+ * Kept-alive connections, one pool per protocol and setting of allowPrivate (a connection made while
+ * private addresses were allowed is never reused when they are not). Node's agent closes an idle
+ * connection a second before the receiver's Keep-Alive timeout, when the receiver sends one.
+ */
+const agents = new Map<string, http.Agent>();
+function agentFor(protocol: string, allowPrivate: boolean): http.Agent {
+  const key = `${protocol}${allowPrivate}`;
+  let agent = agents.get(key);
+  if (!agent) {
+    const options = { keepAlive: true, maxSockets: 32, maxFreeSockets: 32, timeout: 30_000 };
+    agent = protocol === 'https:' ? new https.Agent(options) : new http.Agent(options);
+    agents.set(key, agent);
+  }
+  return agent;
+}
+
 /** A resolver that refuses private addresses (all of a name's addresses must be public). */
 function guardedLookup(allowPrivate: boolean): LookupFunction {
   return (hostname, options, callback) => {
@@ -80,8 +100,23 @@ function describe(error: unknown): string {
   return code && !message.includes(code) ? `${code}: ${message}` : message;
 }
 
-export function postWebhook(url: string, body: string, options: PostOptions): Promise<PostResult> {
-  return new Promise((resolve) => {
+export async function postWebhook(url: string, body: string, options: PostOptions): Promise<PostResult> {
+  const deadline = Date.now() + options.timeoutMs;
+  const first = await attempt(url, body, options, options.timeoutMs);
+  if (!first.staleConnection || options.signal?.aborted) return first.result;
+  return (await attempt(url, body, options, Math.max(1, deadline - Date.now()))).result;
+}
+
+interface Attempt {
+  result: PostResult;
+  /** Failed on a reused connection before any answer: the receiver had closed it. */
+  staleConnection: boolean;
+}
+
+function attempt(url: string, body: string, options: PostOptions, timeoutMs: number): Promise<Attempt> {
+  return new Promise((resolveAttempt) => {
+    let stale = false;
+    const resolve = (result: PostResult) => resolveAttempt({ result, staleConnection: stale });
     let target: URL;
     try {
       target = new URL(url);
@@ -96,6 +131,7 @@ export function postWebhook(url: string, body: string, options: PostOptions): Pr
       return resolve({ ok: false, status: null, error: `${literal} is a private address` });
     }
     let settled = false;
+    let answered = false;
     const finish = (result: PostResult) => {
       if (settled) return;
       settled = true;
@@ -114,10 +150,11 @@ export function postWebhook(url: string, body: string, options: PostOptions): Pr
           'user-agent': 'Microchatter-Webhooks',
         },
         lookup: guardedLookup(options.allowPrivate),
-        agent: false,
+        agent: agentFor(target.protocol, options.allowPrivate),
         signal: options.signal,
       },
       (response) => {
+        answered = true;
         const status = response.statusCode ?? 0;
         let read = 0;
         const done = () => {
@@ -145,8 +182,12 @@ export function postWebhook(url: string, body: string, options: PostOptions): Pr
     );
     const timer = setTimeout(() => {
       request.destroy(new Error(`no answer within ${options.timeoutMs} ms`));
-    }, options.timeoutMs);
-    request.on('error', (error) => finish({ ok: false, status: null, error: describe(error) }));
+    }, timeoutMs);
+    request.on('error', (error) => {
+      const code = (error as NodeJS.ErrnoException).code;
+      stale = request.reusedSocket && !answered && (code === 'ECONNRESET' || code === 'EPIPE');
+      finish({ ok: false, status: null, error: describe(error) });
+    });
     request.end(body);
   });
 }

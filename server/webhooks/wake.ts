@@ -1,0 +1,168 @@
+/**
+ * Wakes the deliver_webhooks job of a webhook when its deliveries are committed. The sending
+ * transaction only writes the delivery rows and a NOTIFY on microchatter_webhooks naming the webhook
+ * (functions/chat_private/webhooks.sql); every process with a job runner listens here:
+ *
+ * - a job of this process is delivering that webhook: it is told, and fetches again (no query at all);
+ * - otherwise the webhook's job is woken (chat_server.kick_webhook: graphile_worker.add_job on the
+ *   webhook's key), at most one such call in flight per webhook, the notifications that arrive during
+ *   it folded into one more call after it, so a burst of sends costs a few wakes, not one each;
+ * - an endpoint that keeps failing is woken at most once per retry base (its job would only find the
+ *   same streams backing off).
+ *
+ * A notification nobody heard (no process listening, a lost connection) is made up for by
+ * chat_server.kick_webhooks: here when the listener (re)connects, and every minute from the crontab.
+ */
+import type { Sql } from '../db.ts';
+import { log } from '../logger.ts';
+
+export const WEBHOOKS_CHANNEL = 'microchatter_webhooks';
+
+/** A job of this process delivering one webhook: what it hears while it runs. */
+export interface WebhookRun {
+  /** Whether a notification came since the last call (and forgets it). */
+  takeNotified(): boolean;
+  /** Resolves at the next notification or `poke()`, or after `ms`. */
+  next(ms: number): Promise<void>;
+  /** Ends a `next()` wait early (a stream of the job finished). */
+  poke(): void;
+  release(): void;
+}
+
+export interface WebhookWaker {
+  /** Called by the job for the time it delivers `webhookId` in this process. */
+  claim(webhookId: number): WebhookRun;
+  /** Wakes the webhook's job now, or after `delayMs`. */
+  kick(webhookId: number, delayMs?: number): Promise<void>;
+  /** Failed attempts in a row of the webhook's endpoint, as seen by this process. */
+  failures: Map<number, number>;
+  stop(): Promise<void>;
+}
+
+export interface WakerOptions {
+  /** Wakes of an endpoint that failed this many attempts in a row wait `failingDelayMs`. */
+  failingAfter: number;
+  failingDelayMs: number;
+}
+
+interface RunState {
+  claims: number;
+  notified: boolean;
+  poked: boolean;
+  wake?: () => void;
+}
+
+export async function startWebhookWaker(sql: Sql, options: WakerOptions): Promise<WebhookWaker> {
+  const runs = new Map<number, RunState>();
+  const failures = new Map<number, number>();
+  /** Webhooks with a kick in flight (true: notified again meanwhile, kick once more after it). */
+  const kicking = new Map<number, boolean>();
+  const delayed = new Set<number>();
+  let stopped = false;
+
+  const kick = async (webhookId: number, delayMs = 0) => {
+    await sql`select chat_server.kick_webhook(${webhookId}, ${delayMs})`;
+  };
+
+  const kickSoon = (webhookId: number) => {
+    if (stopped) return;
+    if (kicking.has(webhookId)) {
+      kicking.set(webhookId, true);
+      return;
+    }
+    kicking.set(webhookId, false);
+    kick(webhookId)
+      .catch((error) => log.warn({ err: error, webhook_id: webhookId }, 'could not wake a webhook job'))
+      .finally(() => {
+        const again = kicking.get(webhookId);
+        kicking.delete(webhookId);
+        if (again) notified(webhookId);
+      });
+  };
+
+  const notified = (webhookId: number) => {
+    const run = runs.get(webhookId);
+    if (run) {
+      run.notified = true;
+      run.wake?.();
+      return;
+    }
+    if ((failures.get(webhookId) ?? 0) >= options.failingAfter) {
+      if (delayed.has(webhookId)) return;
+      delayed.add(webhookId);
+      setTimeout(() => {
+        delayed.delete(webhookId);
+        kickSoon(webhookId);
+      }, options.failingDelayMs).unref();
+      return;
+    }
+    kickSoon(webhookId);
+  };
+
+  const sweep = () =>
+    sql`select chat_server.kick_webhooks()`.catch((error) =>
+      log.warn({ err: error }, 'could not wake the webhook jobs'),
+    );
+
+  const listener = await sql.listen(
+    WEBHOOKS_CHANNEL,
+    (payload) => {
+      const webhookId = Number(payload);
+      if (Number.isSafeInteger(webhookId)) notified(webhookId);
+    },
+    // On every (re)connect: what was committed while nobody listened goes out now.
+    () => void sweep(),
+  );
+
+  return {
+    failures,
+    kick,
+    claim(webhookId) {
+      let state = runs.get(webhookId);
+      if (!state) {
+        state = { claims: 0, notified: false, poked: false };
+        runs.set(webhookId, state);
+      }
+      state.claims++;
+      const run = state;
+      return {
+        takeNotified() {
+          const was = run.notified;
+          run.notified = false;
+          return was;
+        },
+        next(ms) {
+          if (run.notified || run.poked) {
+            run.poked = false;
+            return Promise.resolve();
+          }
+          return new Promise<void>((resolve) => {
+            const timer = setTimeout(done, ms);
+            function done() {
+              clearTimeout(timer);
+              run.wake = undefined;
+              run.poked = false;
+              resolve();
+            }
+            run.wake = done;
+          });
+        },
+        poke() {
+          run.poked = true;
+          run.wake?.();
+        },
+        release() {
+          run.claims--;
+          if (run.claims > 0) return;
+          runs.delete(webhookId);
+          // Heard after its last fetch: another job must look.
+          if (run.notified) notified(webhookId);
+        },
+      };
+    },
+    async stop() {
+      stopped = true;
+      await listener.unlisten().catch(() => undefined);
+    },
+  };
+}
