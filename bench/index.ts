@@ -28,7 +28,7 @@ import {
 } from './lib/report.ts';
 import { fileStamp, type PartResult } from './lib/result.ts';
 
-const ALL_PARTS = ['sql', 'http', 'events', 'webhooks', 'scale'];
+const ALL_PARTS = ['sql', 'http', 'send', 'events', 'webhooks', 'scale'];
 const quick = process.argv.includes('--quick');
 /** `--parts sql,http` runs only those (and the summary says the others were left out). */
 const only = process.argv.indexOf('--parts');

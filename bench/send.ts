@@ -1,0 +1,316 @@
+/**
+ * `npm run bench:send [-- --quick]`: the send path into one busy conversation (50 senders in one
+ * group), each figure against a baseline measured in the same run.
+ *
+ * 1. One connection: HTTP send p50 minus the same SQL call's p50 (`chat.send_message` from the
+ *    `postgres` client, one connection): what the server adds to a send. Target ≤ 0.5 ms.
+ * 2. Server CPU per HTTP send ÷ server CPU per `GET /healthz` (one connection each). Target ≤ 3.
+ * 3. HTTP sends/s at 50 and at 10 connections ÷ serial SQL sends/s (one client calling
+ *    chat.send_message one after the other). Targets ≥ 1.0 and ≥ 0.9. Printed with group commit
+ *    (server/send-batch.ts, the default) and, for reference, without it (MICROCHATTER_GROUP_COMMIT=false).
+ *
+ * Everything runs twice: on a durable cluster (fsync and synchronous commit on, as production runs)
+ * and on the benchmarks' usual fsync-off cluster (the SQL's cost without the disk's). Servers and the
+ * load generator are separate processes (bench/lib); CPU time per call is read from /proc for every
+ * timed window, and the machine's busy share is printed beside it.
+ *
+ * Writes bench/results/send-<date>.json (with `--out FILE`, also the suite's schema, bench/lib/result.ts).
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import postgres from 'postgres';
+import { cpuMeter, postgresProcesses } from './lib/cpu.ts';
+import { type BenchDatabase, openBenchDatabase } from './lib/database.ts';
+import { type Job, type LoadGenerator, type LoadResult, startLoadGenerator } from './lib/load.ts';
+import { type BenchServer, startBenchServer } from './lib/microchatter-server.ts';
+import { ROOT } from './lib/processes.ts';
+import { describeMachine, type Figure, fileStamp, outFile, writePartResult } from './lib/result.ts';
+
+const quick = process.argv.includes('--quick');
+const plan = quick
+  ? { warmupMs: 300, durationMs: 1000, reps: 1 }
+  : { warmupMs: 1000, durationMs: 3000, reps: 3 };
+const SENDERS = 50;
+const BODY = 'Hello from the send benchmark, about as long as a short chat line.';
+/** What server/rpc.ts sends for `POST /rpc/send_message {conversation_id, body}`. */
+const SEND_STATEMENT =
+  'select * from "chat"."send_message"("actor" => $1::text, "conversation_id" => $2::bigint, "body" => $3::text)';
+
+type Cell = 'sql 1' | 'sql 10' | 'http 1' | 'http 10' | 'http 50' | 'http 50 alone' | 'healthz 1';
+const cells: Cell[] = ['sql 1', 'http 1', 'healthz 1', 'sql 10', 'http 10', 'http 50', 'http 50 alone'];
+
+interface Measured {
+  perSecond: number;
+  p50: number;
+  p99: number;
+  /** Server (or, for SQL cells, Postgres) CPU µs per call. */
+  serverUs: number;
+  postgresUs: number;
+  busy: number;
+}
+
+interface Setup {
+  name: string;
+  db: BenchDatabase;
+  batched: BenchServer;
+  alone: BenchServer;
+  senders: string[];
+  tokens: { batched: string[]; alone: string[] };
+  conversation: number;
+  postgresPids: () => number[];
+  fsync: string;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2
+    ? (s[(s.length - 1) / 2] ?? Number.NaN)
+    : ((s[s.length / 2 - 1] ?? 0) + (s[s.length / 2] ?? 0)) / 2;
+};
+
+async function openSetup(name: string, durable: boolean): Promise<Setup> {
+  const db = await openBenchDatabase({ durable });
+  const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+  const started: BenchServer[] = [];
+  try {
+    const senders = Array.from({ length: SENDERS }, (_, i) => `sender_${i + 1}`);
+    for (const sender of senders) await sql`select from chat_admin.ensure_user(${sender})`;
+    const [group] = await sql<{ conversation_id: number }[]>`
+      select conversation_id from chat.create_group(${senders[0] ?? ''}, 'send benchmark', ${sql.array(senders.slice(1))})`;
+    const [settings] = await sql<{ fsync: string; pid: number }[]>`
+      select current_setting('fsync') as fsync, pg_backend_pid() as pid`;
+    const batched = await startBenchServer({ databaseUrl: db.url });
+    started.push(batched);
+    const alone = await startBenchServer({
+      databaseUrl: db.url,
+      env: { MICROCHATTER_GROUP_COMMIT: 'false' },
+    });
+    const local = db.where === 'embedded' || /^(localhost|127\.0\.0\.1)(:|$)/.test(db.where);
+    return {
+      name,
+      db,
+      batched,
+      alone,
+      senders,
+      tokens: {
+        batched: await Promise.all(senders.map((s) => batched.tokenFor(s))),
+        alone: await Promise.all(senders.map((s) => alone.tokenFor(s))),
+      },
+      conversation: Number(group?.conversation_id),
+      postgresPids: local && settings ? postgresProcesses(settings.pid) : () => [],
+      fsync: settings?.fsync ?? '?',
+    };
+  } catch (error) {
+    for (const server of started) await server.stop();
+    await db.close();
+    throw error;
+  } finally {
+    await sql.end();
+  }
+}
+
+/** Loop c acts as senders c, c+N, c+2N…: every sender sends at every concurrency. */
+function sendersOf(setup: Setup, loops: number): number[][] {
+  return Array.from({ length: loops }, (_, c) =>
+    setup.senders.flatMap((_, i) => (i % loops === c ? [i] : [])),
+  );
+}
+
+function jobFor(setup: Setup, cell: Cell): { job: Job; server?: BenchServer } {
+  const [kind, count] = cell.split(' ') as [string, string];
+  const loops = Number(count);
+  const timing = { warmupMs: plan.warmupMs, durationMs: plan.durationMs };
+  if (kind === 'sql') {
+    return {
+      job: {
+        kind: 'sql',
+        url: setup.db.url,
+        statement: SEND_STATEMENT,
+        prepare: true,
+        ...timing,
+        loops: sendersOf(setup, loops).map((mine) =>
+          mine.map((i) => [setup.senders[i] ?? '', setup.conversation, BODY]),
+        ),
+      },
+    };
+  }
+  const server = cell === 'http 50 alone' ? setup.alone : setup.batched;
+  const tokens = cell === 'http 50 alone' ? setup.tokens.alone : setup.tokens.batched;
+  if (kind === 'healthz') {
+    return {
+      server,
+      job: { kind: 'http', origin: server.url, ...timing, loops: [[{ method: 'GET', path: '/healthz' }]] },
+    };
+  }
+  const body = JSON.stringify({ conversation_id: setup.conversation, body: BODY });
+  return {
+    server,
+    job: {
+      kind: 'http',
+      origin: server.url,
+      ...timing,
+      loops: sendersOf(setup, loops).map((mine) =>
+        mine.map((i) => ({
+          method: 'POST' as const,
+          path: '/rpc/send_message',
+          headers: { authorization: `Bearer ${tokens[i]}`, 'content-type': 'application/json' },
+          body,
+        })),
+      ),
+    },
+  };
+}
+
+async function measure(generator: LoadGenerator, setup: Setup, cell: Cell): Promise<Measured> {
+  const { job, server } = jobFor(setup, cell);
+  const meter = cpuMeter({
+    server: () => (server ? [server.pid] : [setup.batched.pid]),
+    postgres: setup.postgresPids,
+  });
+  const result: LoadResult = await generator.run(job, (phase) =>
+    phase === 'open' ? meter.open() : meter.close(),
+  );
+  const cpu = meter.result();
+  const perCall = (group: string) => ((cpu?.byGroup[group] ?? 0) * 1000) / Math.max(1, result.completed);
+  const measured = {
+    perSecond: result.perSecond,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    serverUs: perCall('server'),
+    postgresUs: perCall('postgres'),
+    busy: cpu?.machineBusy ?? Number.NaN,
+  };
+  console.log(
+    `  ${setup.name} · ${cell}: ${Math.round(measured.perSecond)}/s, p50 ${measured.p50.toFixed(2)} ms, ` +
+      `p99 ${measured.p99.toFixed(2)} ms; CPU µs per call: server ${Math.round(measured.serverUs)}, ` +
+      `postgres ${Math.round(measured.postgresUs)}; CPUs ${Math.round(measured.busy * 100)}% busy`,
+  );
+  return measured;
+}
+
+function figuresOf(setup: Setup, runs: Map<Cell, Measured[]>): Figure[] {
+  const m = (cell: Cell, key: keyof Measured) => median((runs.get(cell) ?? []).map((r) => r[key]));
+  const busy = (...of: Cell[]) =>
+    `CPUs ${of.map((c) => `${Math.round(m(c, 'busy') * 100)}%`).join('/')} busy`;
+  const where = `${setup.name} (fsync ${setup.fsync})`;
+  const figures: Figure[] = [];
+  const gap = m('http 1', 'p50') - m('sql 1', 'p50');
+  figures.push({
+    name: `${where}: one connection, HTTP send p50 − SQL send p50`,
+    value: gap,
+    unit: 'ms',
+    baseline: { name: 'SQL send p50, ms', value: m('sql 1', 'p50') },
+    target: { op: '<=', value: 0.5 },
+    met: gap <= 0.5,
+    note: `HTTP p50 ${m('http 1', 'p50').toFixed(2)} ms vs SQL ${m('sql 1', 'p50').toFixed(2)} ms; ${busy('http 1', 'sql 1')}`,
+  });
+  const cpuRatio = m('http 1', 'serverUs') / m('healthz 1', 'serverUs');
+  figures.push({
+    name: `${where}: server CPU per HTTP send ÷ per GET /healthz`,
+    value: cpuRatio,
+    unit: '×',
+    baseline: { name: 'GET /healthz, server CPU µs per call', value: m('healthz 1', 'serverUs') },
+    target: { op: '<=', value: 3 },
+    met: cpuRatio <= 3,
+    note: `${Math.round(m('http 1', 'serverUs'))} vs ${Math.round(m('healthz 1', 'serverUs'))} µs (the send's includes the relay's read of its event)`,
+  });
+  const serial = m('sql 1', 'perSecond');
+  for (const [cell, target] of [
+    ['http 50', 1.0],
+    ['http 10', 0.9],
+    ['http 50 alone', undefined],
+  ] as [Cell, number | undefined][]) {
+    const value = m(cell, 'perSecond') / serial;
+    const label =
+      cell === 'http 50 alone' ? '50 connections without group commit' : `${cell.split(' ')[1]} connections`;
+    const figure: Figure = {
+      name: `${where}: HTTP sends/s, ${label} ÷ serial SQL sends/s`,
+      value,
+      unit: '×',
+      baseline: { name: 'serial SQL (one client), sends/s', value: serial },
+      note:
+        `HTTP ${Math.round(m(cell, 'perSecond'))}/s (p50 ${m(cell, 'p50').toFixed(2)} ms, p99 ${m(cell, 'p99').toFixed(1)} ms) ` +
+        `vs SQL ${Math.round(serial)}/s; SQL with 10 clients ${Math.round(m('sql 10', 'perSecond'))}/s; ${busy(cell, 'sql 1')}`,
+    };
+    if (target !== undefined) {
+      figure.target = { op: '>=', value: target };
+      figure.met = value >= target;
+    }
+    figures.push(figure);
+  }
+  return figures;
+}
+
+async function main(): Promise<number> {
+  const started = performance.now();
+  const generator = startLoadGenerator();
+  const setups: Setup[] = [];
+  try {
+    setups.push(await openSetup('durable', true), await openSetup('fsync off', false));
+    const command = `npm run bench:send${quick ? ' -- --quick' : ''}`;
+    console.log(
+      `${command}: ${os.availableParallelism()} CPUs, Node ${process.version}, ${setups[0]?.db.where}; ` +
+        `one group of ${SENDERS}; ${plan.reps} round(s) of ${plan.warmupMs / 1000} s warm-up + ${plan.durationMs / 1000} s per cell`,
+    );
+    const figures: Figure[] = [];
+    for (const setup of setups) {
+      // A fresh server's first thousands of requests run colder code (JIT, prepared statements, pools)
+      // than it runs after: warm both up untimed, at once.
+      const warm = { warmupMs: 0, durationMs: quick ? 1500 : 4000 };
+      for (const cell of ['http 10', 'http 50 alone'] as Cell[])
+        await generator.run({ ...jobFor(setup, cell).job, ...warm });
+      const runs = new Map<Cell, Measured[]>();
+      for (let rep = 0; rep < plan.reps; rep++) {
+        // Rotating order: drift (autovacuum, other work, the growing table) hits every cell alike.
+        for (const [i] of cells.entries()) {
+          const cell = cells[(i + rep) % cells.length] as Cell;
+          runs.set(cell, [...(runs.get(cell) ?? []), await measure(generator, setup, cell)]);
+        }
+      }
+      figures.push(...figuresOf(setup, runs));
+    }
+    console.log('');
+    for (const f of figures) {
+      const verdict = f.target
+        ? `target ${f.target.op === '<=' ? '≤' : '≥'} ${f.target.value} ${f.met ? '✓' : '✗ MISSED'}`
+        : '(reference)';
+      console.log(`${f.name}: ${f.value.toFixed(2)} ${f.unit} ${verdict}\n    ${f.note}`);
+    }
+    const dir = path.join(ROOT, 'bench', 'results');
+    await mkdir(dir, { recursive: true });
+    const file = path.join(dir, `send-${fileStamp()}${quick ? '-quick' : ''}.json`);
+    await writeFile(
+      file,
+      `${JSON.stringify({ date: new Date().toISOString(), command, plan, figures }, null, 2)}\n`,
+    );
+    const out = outFile();
+    if (out) {
+      const [first] = setups;
+      await writePartResult(out, {
+        part: 'send',
+        quick,
+        machine: describeMachine('PostgreSQL', first?.db.where ?? ''),
+        figures,
+      });
+    }
+    const missed = figures.filter((f) => f.met === false).length;
+    console.log(
+      `${missed ? `${missed} target(s) missed` : 'all targets met'}; results in ${path.relative(process.cwd(), file)} ` +
+        `(${((performance.now() - started) / 1000).toFixed(0)} s)`,
+    );
+    return 0;
+  } catch (error) {
+    console.error(`bench:send failed: ${error instanceof Error ? (error.stack ?? error.message) : error}`);
+    return 1;
+  } finally {
+    await generator.stop();
+    for (const setup of setups) {
+      await setup.batched.stop();
+      await setup.alone.stop();
+      await setup.db.close();
+    }
+  }
+}
+
+process.exitCode = await main();
