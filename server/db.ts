@@ -12,6 +12,11 @@ export interface PoolOptions {
    * by every process on the database; psql sessions, which do not set it, send unlimited.
    */
   sendRatePerMinute?: number;
+  /**
+   * `false`: sends through this pool's connections do not wait for their commit's WAL flush (the
+   * session setting microchatter.send_synchronous_commit; docs/sql-api.md says what it risks).
+   */
+  sendSynchronousCommit?: boolean;
   /** Lets chat_admin.create_webhook accept loopback and private addresses (MICROCHATTER_WEBHOOK_ALLOW_PRIVATE). */
   webhookAllowPrivate?: boolean;
 }
@@ -91,6 +96,7 @@ export function connectDatabase(url: string, options: PoolOptions = {}): Sql {
       timezone: 'UTC',
       'microchatter.send_rate_per_minute': String(options.sendRatePerMinute ?? 0),
       'microchatter.webhook_allow_private': String(options.webhookAllowPrivate ?? false),
+      'microchatter.send_synchronous_commit': options.sendSynchronousCommit === false ? 'off' : 'on',
     },
   });
 }

@@ -34,6 +34,7 @@ async function main(): Promise<void> {
     max: config.dbPoolMax,
     sendRatePerMinute: config.sendRatePerMinute,
     webhookAllowPrivate: config.webhookAllowPrivate,
+    sendSynchronousCommit: config.sendSynchronousCommit,
   });
   const auth = await createAuth(config, sql);
   let metrics: Metrics | undefined;

@@ -59,6 +59,13 @@ const settings = {
     doc: 'concurrent sends into one conversation commit together, in one transaction (docs/scaling.md)',
     schema: boolean,
   },
+  // The trade is in docs/sql-api.md ("Durability of sends"): never the default.
+  sendSynchronousCommit: {
+    env: 'MICROCHATTER_SEND_SYNCHRONOUS_COMMIT',
+    default: 'true',
+    doc: '`false`: sends answer before their commit reaches disk (faster under load; a database crash can lose the last ~600 ms of acknowledged sends)',
+    schema: boolean,
+  },
 } satisfies Settings;
 
 export const database = group({

@@ -5,6 +5,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createApp } from '../../server/app.ts';
+import { loadConfig } from '../../server/config.ts';
 import { connectDatabase } from '../../server/db.ts';
 import { type TestApp, testApp } from '../helpers/http.ts';
 
@@ -145,6 +146,31 @@ test('with group commit off, the same sends are answered the same way', async ()
     responses.map((r) => r.status),
     Array(10).fill(200),
   );
+});
+
+test('MICROCHATTER_SEND_SYNCHRONOUS_COMMIT=false reaches the sending transactions, and only those', async () => {
+  const config = loadConfig({
+    MICROCHATTER_SEND_SYNCHRONOUS_COMMIT: 'false',
+    MICROCHATTER_JWT_SECRET: 'x'.repeat(32),
+  });
+  assert.is(config.sendSynchronousCommit, false);
+  const relaxed = connectDatabase(t.db.url, { max: 1, sendSynchronousCommit: config.sendSynchronousCommit });
+  const durable = connectDatabase(t.db.url, { max: 1 });
+  try {
+    const inSend = (sql: typeof relaxed) =>
+      sql.begin(async (tx) => {
+        // Test clusters run with synchronous_commit off throughout: start from the durable default.
+        const before = await tx<{ s: string }[]>`select set_config('synchronous_commit', 'on', true) as s`;
+        await tx`select from chat.send_message(${members[5] ?? ''}, conversation_id => ${group}, body => 'relaxed?')`;
+        const after = await tx<{ s: string }[]>`select current_setting('synchronous_commit') as s`;
+        return [before[0]?.s, after[0]?.s];
+      });
+    assert.equal(await inSend(relaxed), ['on', 'off']);
+    assert.equal(await inSend(durable), ['on', 'on']);
+  } finally {
+    await relaxed.end();
+    await durable.end();
+  }
 });
 
 test.run();
