@@ -4,7 +4,10 @@
  * On a throw-away database (bench/lib/database.ts) it generates a 1M-message conversation, a 10k one,
  * an empty one, and inboxes of 10k and 100 conversations, then times the calls a chat client makes
  * most: send a message, read the newest and the oldest page, read the first inbox page. The figures
- * are ratios big ÷ small, because a chat store must not slow down as history grows; each is checked
+ * are ratios big ÷ small, because a chat store must not slow down as history grows. Then the send path
+ * under load: a send into a 1,000-member group against a direct one, an inbox in many groups, and
+ * sends per second into one conversation from 1 and 10 clients, plain and in batches (durable
+ * commits; the other timings run with synchronous_commit off). Each figure is checked
  * against its target and written to bench/results/sql-<date>.json (with `--out FILE`, also in the
  * suite's schema, bench/lib/result.ts, for `npm run bench`). A missed target is reported, not an
  * error: the exit code is 1 only when the benchmark itself failed.
@@ -61,7 +64,11 @@ interface Figure {
   value: number;
   unit: 'ratio' | 'ms';
   target?: number;
+  /** How the value must compare with the target: ≤ unless said (throughput ratios are ≥). */
+  op?: '<=' | '>=';
   met?: boolean;
+  /** Replaces the p50s in the suite's note, for figures that are not made of latencies. */
+  note?: string;
   /** p50/mean/p95 in ms of the calls behind the figure, client-side and server-side. */
   client: Timing[];
   server: Timing[];
@@ -73,7 +80,8 @@ const ms = (x: number) => x.toFixed(x < 10 ? 2 : 1);
 function verdict(figure: Figure): string {
   if (figure.target === undefined) return '(no target)';
   const unit = figure.unit === 'ms' ? ' ms' : '';
-  return `target ≤ ${figure.target}${unit} ${figure.met ? '✓' : '✗ MISSED'}`;
+  const op = figure.op === '>=' ? '≥' : '≤';
+  return `target ${op} ${figure.target}${unit} ${figure.met ? '✓' : '✗ MISSED'}`;
 }
 
 function ratio(name: string, [a, b]: Timing[], [sa, sb]: Timing[], target?: number): Figure {
@@ -135,6 +143,7 @@ type Series = Record<string, Point[]>;
 
 async function run(
   sql: postgres.Sql,
+  url: string,
   where: string,
   settings: Settings,
 ): Promise<{ figures: Figure[]; series: Series }> {
@@ -196,6 +205,8 @@ async function run(
     ),
   );
 
+  figures.push(await groupInbox(sql));
+
   const send = (id: string) =>
     `select * from chat.send_message('sender', conversation_id => ${id}, body => 'Hello from the benchmark')`;
   const [sends, sendsServer] = await time(sql, [send(big), send(mid), send(empty)]);
@@ -219,6 +230,8 @@ async function run(
   figures.push(ratio('send with the shared rate limit ÷ without', limited, limitedServer));
 
   figures.push(...(await changes(sql, mid)));
+  figures.push(...(await fanOut(sql)));
+  figures.push(...(await concurrency(sql, url)));
   figures.push(...(await search(sql)));
 
   const p50s = (points: [number, Timing | undefined][]): Point[] =>
@@ -274,6 +287,175 @@ async function changes(sql: postgres.Sql, conversationId: string): Promise<Figur
 }
 
 /**
+ * The inbox of a user in many groups against one with as many direct chats as they have in all: a
+ * group's activity is on its conversation row, so a page reads and sorts all of the user's current
+ * groups (docs/sql-api.md), where direct chats are a page of an index. Each group has had a message.
+ */
+async function groupInbox(sql: postgres.Sql): Promise<Figure> {
+  const groups = quick ? 200 : 1000;
+  await createDirectChats(sql, {
+    owner: 'inbox_groups',
+    peerPrefix: 'inbox_groups_d_',
+    chats: 100,
+    messagesPerChat: 2,
+  });
+  await createDirectChats(sql, {
+    owner: 'inbox_direct',
+    peerPrefix: 'inbox_direct_d_',
+    chats: 100 + groups,
+    messagesPerChat: 2,
+  });
+  await sql`select chat_admin.create_user('inbox_groups_peer')`;
+  await sql`
+    select chat.send_message('inbox_groups_peer', conversation_id => g.conversation_id, body => 'hello group')
+    from generate_series(1, ${groups}::int) i,
+    lateral chat.create_group('inbox_groups_peer', 'Group ' || i, array['inbox_groups']) g`;
+  await sql`vacuum analyze`;
+  const [client, server] = await time(sql, [
+    `select * from chat.list_conversations('inbox_groups')`,
+    `select * from chat.list_conversations('inbox_direct')`,
+  ]);
+  return ratio(
+    `inbox page in ${groups} groups + 100 direct chats ÷ in ${groups + 100} direct chats`,
+    client,
+    server,
+  );
+}
+
+/**
+ * A send into a group of 1,000 members against a send into a direct chat, interleaved: what a send
+ * costs per member of its conversation.
+ */
+async function fanOut(sql: postgres.Sql): Promise<Figure[]> {
+  const members = Array.from({ length: 999 }, (_, i) => `fan_${i}`);
+  await sql`select chat_admin.import_users(${sql.json(members.map((user_id) => ({ user_id })))})`;
+  const [group] = await sql<{ id: string }[]>`
+    select conversation_id as id from chat.create_group('sender', 'A thousand', ${members})`;
+  const [direct] = await sql<{ id: string }[]>`
+    select conversation_id as id from chat.send_message('sender', recipient => 'fan_0', body => 'hi')`;
+  if (!group || !direct) throw new Error('fan-out conversations were not created');
+  const send = (id: string) =>
+    `select * from chat.send_message('sender', conversation_id => ${id}, body => 'Hello from the benchmark')`;
+  const [client, server] = await time(sql, [send(group.id), send(direct.id)]);
+  return [ratio('send into a 1000-member group ÷ a direct send', client, server, 2)];
+}
+
+/**
+ * Sends per second into one conversation from 1 client and from 10 at once, each client a member of
+ * its own calling chat.send_message in a loop, or chat_server.send_messages with batches of 10 (what
+ * the server's group commit sends). Durable commits (synchronous_commit on), unlike the timings above:
+ * the commit flush is what concurrent senders queue behind. Windows of 1 and 10 clients alternate,
+ * three of each; the figures are medians.
+ */
+async function concurrency(sql: postgres.Sql, url: string): Promise<Figure[]> {
+  const clients = 10;
+  const windowMs = quick ? 1000 : 3000;
+  const senders = Array.from({ length: clients }, (_, i) => `busy_${i}`);
+  await sql`select chat_admin.import_users(${sql.json(senders.map((user_id) => ({ user_id })))})`;
+  const [group] = await sql<{ id: string }[]>`
+    select conversation_id as id from chat.create_group('busy_0', 'Busy', ${senders})`;
+  if (!group) throw new Error('the busy group was not created');
+  const pool = postgres(url, {
+    max: clients,
+    onnotice: () => {},
+    connection: { application_name: 'microchatter-bench', synchronous_commit: 'on' },
+  });
+  const batchOf = (sender: string) =>
+    pool.json(
+      Array.from({ length: 10 }, (_, k) => ({
+        actor: sender,
+        conversation_id: group.id,
+        body: `batched ${k}`,
+      })),
+    );
+  const calls = {
+    plain: async (session: postgres.ReservedSql, sender: string) => {
+      await session`select chat.send_message(${sender}, conversation_id => ${group.id}, body => 'concurrent')`;
+      return 1;
+    },
+    batch: async (session: postgres.ReservedSql, sender: string) => {
+      await session`select chat_server.send_messages(${batchOf(sender)})`;
+      return 10;
+    },
+  };
+  type Kind = keyof typeof calls;
+  const sessions = await Promise.all(senders.map(() => pool.reserve()));
+  const rate = async (kind: Kind, n: number): Promise<number> => {
+    const deadline = performance.now() + windowMs;
+    const start = performance.now();
+    const counts = await Promise.all(
+      sessions.slice(0, n).map(async (session, i) => {
+        let sent = 0;
+        while (performance.now() < deadline) sent += await calls[kind](session, senders[i] ?? 'busy_0');
+        return sent;
+      }),
+    );
+    return counts.reduce((a, b) => a + b, 0) / ((performance.now() - start) / 1000);
+  };
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+  const rates: Record<string, number[]> = {};
+  try {
+    const [setting] = await (sessions[0] ?? pool)<{ fsync: string; synchronous_commit: string }[]>`
+      select current_setting('fsync') as fsync, current_setting('synchronous_commit') as synchronous_commit`;
+    console.log(
+      `  sends/s into one conversation: fsync ${setting?.fsync}, synchronous_commit ${setting?.synchronous_commit}, ` +
+        `windows of ${windowMs} ms`,
+    );
+    for (const kind of ['plain', 'batch'] as Kind[]) await rate(kind, clients); // warm-up
+    for (let round = 0; round < 3; round++) {
+      for (const kind of ['plain', 'batch'] as Kind[]) {
+        for (const n of [1, clients]) {
+          const key = `${kind} ${n}`;
+          rates[key] = [...(rates[key] ?? []), await rate(kind, n)];
+        }
+      }
+    }
+  } finally {
+    for (const session of sessions) session.release();
+    await pool.end();
+  }
+  const perSecond = (key: string) => median(rates[key] ?? []);
+  const figure = (name: string, a: string, b: string, target?: number): Figure => {
+    const value = perSecond(a) / perSecond(b);
+    const note = `${a}: ${perSecond(a).toFixed(0)}/s vs ${b}: ${perSecond(b).toFixed(0)}/s; rounds ${(
+      rates[a] ?? []
+    )
+      .map((x) => x.toFixed(0))
+      .join(' ')} vs ${(rates[b] ?? []).map((x) => x.toFixed(0)).join(' ')}`;
+    const result: Figure = {
+      name,
+      value,
+      unit: 'ratio',
+      target,
+      op: '>=',
+      met: target === undefined ? undefined : value >= target,
+      client: [],
+      server: [],
+      note,
+    };
+    console.log(`${name}: ${value.toFixed(2)} (${note}) ${verdict(result)}`);
+    return result;
+  };
+  return [
+    figure('send_message sends/s, one conversation: 10 clients ÷ 1 client', `plain ${clients}`, 'plain 1', 1),
+    figure(
+      'send_messages (batches of 10) sends/s, one conversation: 10 clients ÷ 1 client',
+      `batch ${clients}`,
+      'batch 1',
+      1,
+    ),
+    // The batch path is the one to use under concurrency: what the server's group commit turns 10
+    // concurrent senders into (one batch in flight), against one client sending alone.
+    figure('send_messages (batches of 10), 1 client ÷ send_message, 1 client', 'batch 1', 'plain 1', 1),
+    figure(
+      'send_messages (batches of 10), 1 client ÷ send_message, 10 clients',
+      'batch 1',
+      `plain ${clients}`,
+    ),
+  ];
+}
+
+/**
  * Search in a database of size.searchSmall messages, then of size.searchBig: 100-message direct chats,
  * the searcher in size.searchChats of them, a query matching 0.1% of all messages. The earlier cases'
  * data is truncated first, so the database holds exactly these messages.
@@ -316,17 +498,17 @@ async function search(sql: postgres.Sql): Promise<Figure[]> {
 }
 
 /** A figure in the suite's schema (bench/lib/result.ts): a ratio of p50s, or a p50 in ms. */
-function normalize({ name, value, unit, target, met, client, server }: Figure): NormalFigure {
+function normalize({ name, value, unit, target, op, met, client, server, note }: Figure): NormalFigure {
   const p50s = (timings: Timing[]) => timings.map((timing) => ms(timing.p50)).join(' vs ');
   const normal: NormalFigure = {
     name,
     value,
     unit: unit === 'ratio' ? '×' : 'ms',
-    note: `p50 ${p50s(client)} ms, server-side ${p50s(server)} ms`,
+    note: note ?? `p50 ${p50s(client)} ms, server-side ${p50s(server)} ms`,
   };
   const [, baseline] = name.split(' ÷ ');
   if (baseline && client[1]) normal.baseline = { name: `${baseline}, p50 ms`, value: client[1].p50 };
-  if (target !== undefined) normal.target = { op: '<=', value: target };
+  if (target !== undefined) normal.target = { op: op ?? '<=', value: target };
   if (met !== undefined) normal.met = met;
   return normal;
 }
@@ -364,7 +546,7 @@ async function main(): Promise<number> {
     });
     try {
       const settings = await serverSettings(sql);
-      const { figures, series } = await run(sql, db.where, settings);
+      const { figures, series } = await run(sql, db.url, db.where, settings);
       const file = await writeResults(figures, db.where, settings);
       const out = outFile();
       if (out) {
