@@ -173,10 +173,12 @@ export function createApp(options: AppOptions): Hono {
       batcher && actor && fn.schema === 'chat' && fn.name === 'send_message'
         ? conversationOf(args)
         : undefined;
+    const send = () =>
+      Object.fromEntries([['actor', actor], ...[...args].map(([arg, value]) => [arg.name, value])]);
     const result =
-      conversationId === undefined
+      conversationId === undefined || !batcher
         ? await call()
-        : await batcher?.send(actor as string, conversationId, args, call);
+        : await batcher.send(conversationId, send(), call);
     return result === undefined ? c.body(null, 204) : c.json(result);
   };
 

@@ -74,6 +74,93 @@ test('sends really went together: fewer transactions than messages', async () =>
   assert.ok(used < 30, `30 messages in ${used} transactions`);
 });
 
+test('sends into different conversations go together too', async () => {
+  const others: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const created = await t.call(members[0] ?? '', '/rpc/create_group', {
+      title: `other ${i}`,
+      members: members.slice(1, 3),
+    });
+    others.push((created.body as { conversation_id: number }).conversation_id);
+  }
+  const transactions = () => t.db.sql<{ n: number; events: number }[]>`
+    select count(distinct xmin::text)::int as n, count(*)::int as events from chat_private.events
+    where type = 'message.created' and (payload ->> 'conversation_id')::bigint in ${t.db.sql(others)}`;
+  const [before] = await transactions();
+  const answers = await Promise.all(
+    Array.from({ length: 40 }, (_, i) =>
+      t.call(members[i % 3] ?? '', '/rpc/send_message', { conversation_id: others[i % 4], body: `o${i}` }),
+    ),
+  );
+  assert.equal(new Set(answers.map((a) => a.status)), new Set([200]));
+  const [after] = await transactions();
+  assert.is((after?.events ?? 0) - (before?.events ?? 0), 40);
+  assert.ok((after?.n ?? 0) - (before?.n ?? 0) < 40, 'some sends shared a transaction');
+  // Each conversation's seqs are gap-free.
+  for (const id of others) {
+    const rows = await t.db.sql<{ seq: number }[]>`
+      select seq from chat_private.messages where conversation_id = ${id} order by seq`;
+    assert.equal(
+      rows.map((r) => r.seq),
+      Array.from({ length: rows.length }, (_, i) => i + 1),
+    );
+  }
+});
+
+test('conversations locked elsewhere hold up their own sends, not the others', async () => {
+  const locked: number[] = [];
+  for (const title of ['locked 1', 'locked 2', 'locked 3']) {
+    const created = await t.call(members[0] ?? '', '/rpc/create_group', {
+      title,
+      members: [members[1] ?? ''],
+    });
+    locked.push((created.body as { conversation_id: number }).conversation_id);
+  }
+  const holder = connectDatabase(t.db.url, { max: 1 });
+  let release: () => void = () => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  // A psql-like session that sent and has not committed yet.
+  const holding = holder.begin(async (tx) => {
+    for (const id of locked) {
+      await tx`select from chat.send_message(${members[0] ?? ''}, conversation_id => ${id}, body => 'slow')`;
+    }
+    await released;
+  });
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    let answered = 0;
+    const stuck = Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        t
+          .call(members[1] ?? '', '/rpc/send_message', { conversation_id: locked[i % 3], body: `waits ${i}` })
+          .then((a) => {
+            answered++;
+            return a.status;
+          }),
+      ),
+    );
+    // Meanwhile the busy group goes on, batch after batch.
+    for (let round = 0; round < 5; round++) {
+      const answers = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => send(members[i] ?? '', { body: `free ${round}.${i}` })),
+      );
+      assert.equal(
+        answers.map((a) => a.status),
+        Array(6).fill(200),
+      );
+    }
+    assert.is(answered, 0, 'the locked conversations wait');
+    release();
+    await holding;
+    assert.equal(await stuck, Array(6).fill(200));
+  } finally {
+    release();
+    await holder.end();
+  }
+});
+
 test('a refused send in a batch gets its own error, and the others go through', async () => {
   const outsider = 'gc_outsider';
   await t.call('admin', '/admin/rpc/import_users', { users: [{ user_id: outsider }] });
