@@ -63,6 +63,13 @@ function conversationOf(args: Map<Argument, unknown>): string | number | undefin
   return conversationId;
 }
 
+/** A call's arguments by name, with the actor: one send as chat_server.send_messages takes it. */
+function namedArguments(actor: string | null, args: Map<Argument, unknown>): Record<string, unknown> {
+  const named: Record<string, unknown> = { actor };
+  for (const [arg, value] of args) named[arg.name] = value;
+  return named;
+}
+
 /** Reads the request's JSON arguments; an empty body means no arguments. */
 async function readArguments(c: Context): Promise<unknown> {
   const text = await c.req.text();
@@ -165,20 +172,18 @@ export function createApp(options: AppOptions): Hono {
     app.route('/', eventRoutes({ sql, principalOf, hub, relay, accepting, maxStreamsPerUser, corsOrigins }));
   }
 
+  // Sends into a named conversation go through group commit (server/send-batch.ts); every other call,
+  // and a send to a recipient (it may have to create the chat), is a call of its own.
   const batcher = (options.groupCommit ?? true) ? createSendBatcher(sql) : undefined;
   const respond = async (c: Context, fn: ApiFunction, actor: string | null, input: unknown) => {
     const args = checkArguments(fn, input);
     const call = () => callFunction(sql, fn, actor, args);
-    const conversationId =
-      batcher && actor && fn.schema === 'chat' && fn.name === 'send_message'
-        ? conversationOf(args)
-        : undefined;
-    const send = () =>
-      Object.fromEntries([['actor', actor], ...[...args].map(([arg, value]) => [arg.name, value])]);
+    const batched = batcher && actor && fn.schema === 'chat' && fn.name === 'send_message';
+    const conversationId = batched ? conversationOf(args) : undefined;
     const result =
-      conversationId === undefined || !batcher
-        ? await call()
-        : await batcher.send(conversationId, send(), call);
+      batcher && conversationId !== undefined
+        ? await batcher.send(conversationId, namedArguments(actor, args), call)
+        : await call();
     return result === undefined ? c.body(null, 204) : c.json(result);
   };
 
