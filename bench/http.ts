@@ -57,6 +57,7 @@ import {
   type Point,
   writePartResult,
 } from './lib/result.ts';
+import { median } from './lib/stats.ts';
 import { type WaitSampler, waitSampler } from './lib/waits.ts';
 
 const quick = process.argv.includes('--quick');
@@ -173,11 +174,6 @@ interface Figure {
   cpuRatio?: { value: number; of: string };
 }
 
-const median = (xs: number[]): number => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-};
 const rate = (x: number) => `${Math.round(x)}/s`;
 const ms = (x: number) => `${x.toFixed(x < 10 ? 2 : 1)} ms`;
 

@@ -26,6 +26,7 @@ import { type Job, type LoadGenerator, type LoadResult, startLoadGenerator } fro
 import { type BenchServer, startBenchServer } from './lib/microchatter-server.ts';
 import { ROOT } from './lib/processes.ts';
 import { describeMachine, type Figure, fileStamp, outFile, writePartResult } from './lib/result.ts';
+import { median } from './lib/stats.ts';
 
 const quick = process.argv.includes('--quick');
 const plan = quick
@@ -61,13 +62,6 @@ interface Setup {
   postgresPids: () => number[];
   fsync: string;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2
-    ? (s[(s.length - 1) / 2] ?? Number.NaN)
-    : ((s[s.length / 2 - 1] ?? 0) + (s[s.length / 2] ?? 0)) / 2;
-};
 
 async function openSetup(name: string, durable: boolean): Promise<Setup> {
   const db = await openBenchDatabase({ durable });

@@ -17,8 +17,7 @@
  * with. Alone sends that wait that long would take the slots: while every call in flight has been for
  * longer than STALLED_MS, one more may start.
  */
-import type { Sql } from './db.ts';
-import { sentWithin } from './db.ts';
+import { type Sql, sentWithin } from './db.ts';
 import { SqlRefusal } from './errors.ts';
 
 /** What chat_server.send_messages answers for each send, in order. */
