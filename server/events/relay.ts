@@ -6,6 +6,12 @@
  * (functions/chat_private/events.sql), so by the time a notification arrives everything before it is
  * readable, and reading "after the last position" never skips anything. After the LISTEN connection
  * comes back (onlisten) the relay reads what it missed; a slow poll covers a lost notification.
+ *
+ * A process with no open stream reads nothing: each read costs the process and the database a query
+ * per wake-up (a third of the server's CPU per send at one connection, bench/send.ts) for events
+ * nobody here would receive. It only notes that it is behind, and the next stream to open moves it
+ * to the newest position first (livePosition): events from before that stream opened were for no
+ * stream of this process, and a stream that resumes replays its own gap from the log.
  */
 import type { Sql } from '../db.ts';
 import { log as logger } from '../logger.ts';
@@ -26,8 +32,12 @@ export interface RelayOptions {
 }
 
 export interface Relay {
-  /** The position of the last event handed to the hub: where a new stream starts. */
-  position(): number;
+  /**
+   * Where a stream opened now goes live: the position of the last event handed to the hub, after
+   * catching up if the relay skipped reads while the process had no streams. Call it after the
+   * stream is registered with the hub, so that events committed meanwhile are held for it.
+   */
+  livePosition(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -52,12 +62,32 @@ export async function startRelay(sql: Sql, hub: Hub, options: RelayOptions): Pro
   let reading: Promise<void> | null = null;
   let again = false;
   let stopped = false;
+  /** Wake-ups skipped while no stream was open: the position is older than the log's end. */
+  let behind = false;
+
+  /** Skips what came while no stream was open: one query, however long the process sat idle. */
+  let catchingUp: Promise<void> | null = null;
+  const catchUp = (): Promise<void> => {
+    catchingUp ??= (async () => {
+      const [latest] = await sql<
+        { position: number | null }[]
+      >`select chat_server.latest_event_position() as position`;
+      position = Math.max(position, latest?.position ?? 0);
+      behind = false;
+    })().finally(() => {
+      catchingUp = null;
+    });
+    return catchingUp;
+  };
 
   const readUntilCaughtUp = async () => {
     const wokeAt = performance.now();
+    if (behind) await catchUp();
     for (;;) {
       const rows = await sql<EventRow[]>`select * from chat_server.read_events(${position}, ${batchSize})`;
       for (const row of rows) {
+        // A catch-up during this read may have moved past what it fetched.
+        if (row.position <= position) continue;
         hub.deliver(row.recipients, row.position, formatFrame(row.type, row.payload, row.position));
         position = row.position;
         options.onEvent?.(row.type, row.payload);
@@ -70,6 +100,10 @@ export async function startRelay(sql: Sql, hub: Hub, options: RelayOptions): Pro
   /** Reads until caught up; wake-ups during a read fold into one more read. */
   const read = (): void => {
     if (stopped) return;
+    if (hub.streamCount() === 0) {
+      behind = true;
+      return;
+    }
     if (reading) {
       again = true;
       return;
@@ -94,7 +128,10 @@ export async function startRelay(sql: Sql, hub: Hub, options: RelayOptions): Pro
   poll.unref();
 
   return {
-    position: () => position,
+    async livePosition() {
+      if (behind) await catchUp();
+      return position;
+    },
     async stop() {
       stopped = true;
       clearInterval(poll);

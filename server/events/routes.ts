@@ -133,7 +133,15 @@ export function eventRoutes(options: EventRoutesOptions): Hono {
           }
         : {};
     const stream = hub.open(caller.userId, outgoing, cors);
-    const liveFrom = relay.position();
+    let liveFrom: number;
+    try {
+      liveFrom = await relay.livePosition();
+    } catch (error) {
+      // As for a failed replay below: the headers are out, the client reconnects with its cursor.
+      requestInfo(c).log.error({ err: error }, 'event stream could not start');
+      hub.end(stream);
+      return RESPONSE_ALREADY_SENT;
+    }
     stream.position = after === null || Number.isNaN(after) ? liveFrom : after;
     if (after !== null) {
       let usable: boolean;

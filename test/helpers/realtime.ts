@@ -104,14 +104,22 @@ export function streamClient(
   return client.until((e) => e.some((x) => x.type === 'ready' || x.type === 'reset')).then(() => client);
 }
 
-export async function realtimeServer(settings: Record<string, string> = {}): Promise<RealtimeServer> {
+export async function realtimeServer(
+  settings: Record<string, string> = {},
+  /** Told of every batch the relay hands to the hub (the server's relay metrics hook). */
+  onRelayed?: (events: number, seconds: number) => void,
+): Promise<RealtimeServer> {
   const t = await testApp(settings);
-  const realtime = await startRealtime(t.db.sql, {
-    sseHeartbeatMs: Number(settings.MICROCHATTER_SSE_HEARTBEAT_MS ?? 15_000),
-    sseRetryMs: Number(settings.MICROCHATTER_SSE_RETRY_MS ?? 50),
-    sseMaxBufferBytes: Number(settings.MICROCHATTER_SSE_MAX_BUFFER ?? 1_048_576),
-    eventPollMs: Number(settings.MICROCHATTER_EVENT_POLL_MS ?? 1000),
-  });
+  const realtime = await startRealtime(
+    t.db.sql,
+    {
+      sseHeartbeatMs: Number(settings.MICROCHATTER_SSE_HEARTBEAT_MS ?? 15_000),
+      sseRetryMs: Number(settings.MICROCHATTER_SSE_RETRY_MS ?? 50),
+      sseMaxBufferBytes: Number(settings.MICROCHATTER_SSE_MAX_BUFFER ?? 1_048_576),
+      eventPollMs: Number(settings.MICROCHATTER_EVENT_POLL_MS ?? 1000),
+    },
+    onRelayed,
+  );
   const corsOrigins = settings.MICROCHATTER_CORS_ORIGINS?.split(',') ?? [];
   const app = createApp({ ...t.options, realtime, maxStreamsPerUser: 5, corsOrigins });
   const server = await startHttpServer(app, {
