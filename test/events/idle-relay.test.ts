@@ -31,7 +31,11 @@ test('no stream: sends and polls read nothing; the next stream goes live at the 
 
   const ben = await s.stream('ben');
   const ready = ben.events.find((e) => e.type === 'ready');
-  assert.is(Number(ready?.id), await latestPosition(), 'live from the newest event, not from before the quiet spell');
+  assert.is(
+    Number(ready?.id),
+    await latestPosition(),
+    'live from the newest event, not from before the quiet spell',
+  );
   await sendAsAnn('four');
   await ben.until((events) => events.some((e) => e.type === 'message.created'));
   await quiet();
