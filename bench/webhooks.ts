@@ -2,10 +2,14 @@
  * `node --import tsx bench/webhooks.ts [--quick]` (also a part of `npm run bench`): what webhooks cost.
  *
  * 1. Sends/s through `POST /rpc/send_message` (10 keep-alive connections, 100 direct conversations) with
- *    one webhook subscribed to `message.created` ÷ the same without any webhook, in pairs run back to
- *    back in rotating order, the median of 5 pairs (other work on a shared machine moves single pairs
- *    by ±0.2); the deliveries (graphile-worker in the server process, posting to a
- *    receiver in this process) run during the window and share its CPUs. Target ≥ 0.8.
+ *    one webhook subscribed to `message.created` ÷ the same without any webhook, the median of 5 such
+ *    ratios; the deliveries (graphile-worker in the server process, posting to a receiver in this
+ *    process) run during the window and share its CPUs. Target ≥ 0.8. The windows alternate, without
+ *    first and last (without, with, without, …, without: 6 + 5), and each with-window is divided by the
+ *    mean of the two without-windows around it: the rate of both sides falls over a sustained run (one
+ *    run: 1630 → 859 sends/s without a webhook over ten windows), which a ratio to the window before or
+ *    after alone counts as the webhook's cost or gain, and the mean of its neighbours cancels as far as
+ *    it is linear. Each ratio is printed with its neighbours.
  * 2. Delivery lag at 200 sends/s, open loop for a fixed time: from the send's HTTP answer read here to
  *    the webhook's request received here (one clock). Targets: p50 ≤ 50 ms, p99 ≤ 500 ms.
  *
@@ -158,38 +162,45 @@ async function main(): Promise<number> {
       ),
     );
 
-    // 1. Throughput with and without a webhook.
+    // 1. Throughput with and without a webhook: without, with, without, …, without.
     const runs: { side: 'with' | 'without'; rep: number; result: LoadResult; drainMs?: number }[] = [];
-    for (let rep = 0; rep < plan.reps; rep++) {
-      const sides = rep % 2 === 0 ? (['without', 'with'] as const) : (['with', 'without'] as const);
-      for (const side of sides) {
-        let webhookId: number | undefined;
-        if (side === 'with') {
-          const [row] = await sql<{ webhook_id: number }[]>`
-            select webhook_id from chat_admin.create_webhook(${receiver.url}, ${['message.created']})`;
-          webhookId = row?.webhook_id;
-        }
-        const result = await generator.run({
-          kind: 'http',
-          origin: server.url,
-          loops,
-          warmupMs: plan.warmupMs,
-          durationMs: plan.durationMs,
-        });
-        const drainMs = side === 'with' ? await waitForDrain(sql, 120_000) : undefined;
-        if (webhookId !== undefined) await sql`select chat_admin.delete_webhook(${webhookId})`;
-        runs.push({ side, rep, result, drainMs });
-        console.log(
-          `  ${side.padEnd(7)} a webhook, rep ${rep + 1}: ${result.perSecond.toFixed(0)} sends/s, ` +
-            `p50 ${result.latency.p50.toFixed(1)} ms` +
-            (drainMs !== undefined ? `; deliveries caught up ${drainMs.toFixed(0)} ms after the window` : ''),
-        );
+    const sides = Array.from({ length: 2 * plan.reps + 1 }, (_, i): 'with' | 'without' =>
+      i % 2 === 0 ? 'without' : 'with',
+    );
+    for (const [i, side] of sides.entries()) {
+      const rep = Math.floor(i / 2);
+      let webhookId: number | undefined;
+      if (side === 'with') {
+        const [row] = await sql<{ webhook_id: number }[]>`
+          select webhook_id from chat_admin.create_webhook(${receiver.url}, ${['message.created']})`;
+        webhookId = row?.webhook_id;
       }
+      const result = await generator.run({
+        kind: 'http',
+        origin: server.url,
+        loops,
+        warmupMs: plan.warmupMs,
+        durationMs: plan.durationMs,
+      });
+      const drainMs = side === 'with' ? await waitForDrain(sql, 120_000) : undefined;
+      if (webhookId !== undefined) await sql`select chat_admin.delete_webhook(${webhookId})`;
+      runs.push({ side, rep, result, drainMs });
+      console.log(
+        `  ${side.padEnd(7)} a webhook, window ${i + 1}: ${result.perSecond.toFixed(0)} sends/s, ` +
+          `p50 ${result.latency.p50.toFixed(1)} ms` +
+          (drainMs !== undefined ? `; deliveries caught up ${drainMs.toFixed(0)} ms after the window` : ''),
+      );
     }
+    // Window 2k+1 (with) between windows 2k and 2k+2 (without).
     const ratios = Array.from({ length: plan.reps }, (_, rep) => {
-      const w = runs.find((r) => r.rep === rep && r.side === 'with')?.result.perSecond ?? 0;
-      const wo = runs.find((r) => r.rep === rep && r.side === 'without')?.result.perSecond ?? 1;
-      return w / wo;
+      const w = runs[2 * rep + 1]?.result.perSecond ?? 0;
+      const before = runs[2 * rep]?.result.perSecond ?? 1;
+      const after = runs[2 * rep + 2]?.result.perSecond ?? 1;
+      const ratio = w / ((before + after) / 2);
+      console.log(
+        `  ratio ${rep + 1}: ${w.toFixed(0)} ÷ mean(${before.toFixed(0)}, ${after.toFixed(0)}) = ${ratio.toFixed(3)}`,
+      );
+      return ratio;
     });
     const without = median(runs.filter((r) => r.side === 'without').map((r) => r.result.perSecond));
 
