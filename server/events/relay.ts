@@ -8,7 +8,7 @@
  * comes back (onlisten) the relay reads what it missed; a slow poll covers a lost notification.
  *
  * A process with no open stream reads nothing: each read costs the process and the database a query
- * per wake-up (a third of the server's CPU per send at one connection, bench/send.ts) for events
+ * per wake-up (120–150 µs of the server's CPU per send at one connection, bench/send.ts) for events
  * nobody here would receive. It only notes that it is behind, and the next stream to open moves it
  * to the newest position first (livePosition): events from before that stream opened were for no
  * stream of this process, and a stream that resumes replays its own gap from the log.
