@@ -55,10 +55,13 @@ export async function startRelay(sql: Sql, hub: Hub, options: RelayOptions): Pro
   // Small batches: between reads the sockets flush, so a burst does not pile up on a reading stream.
   const batchSize = options.batchSize ?? 200;
   const log = options.log ?? ((line: string) => logger.warn(line));
-  const [start] = await sql<
-    { position: number | null }[]
-  >`select chat_server.latest_event_position() as position`;
-  let position = start?.position ?? 0;
+  const latestPosition = async () => {
+    const [latest] = await sql<
+      { position: number | null }[]
+    >`select chat_server.latest_event_position() as position`;
+    return latest?.position ?? 0;
+  };
+  let position = await latestPosition();
   let reading: Promise<void> | null = null;
   let again = false;
   let stopped = false;
@@ -69,10 +72,9 @@ export async function startRelay(sql: Sql, hub: Hub, options: RelayOptions): Pro
   let catchingUp: Promise<void> | null = null;
   const catchUp = (): Promise<void> => {
     catchingUp ??= (async () => {
-      const [latest] = await sql<
-        { position: number | null }[]
-      >`select chat_server.latest_event_position() as position`;
-      position = Math.max(position, latest?.position ?? 0);
+      const latest = await latestPosition();
+      // Read after the await: a read running meanwhile may have gone further.
+      position = Math.max(position, latest);
       behind = false;
     })().finally(() => {
       catchingUp = null;
