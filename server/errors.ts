@@ -115,7 +115,7 @@ function fromPostgres(error: { code: string; message: string; hint?: string | un
 }
 
 /** Connection failures of the client library (ECONNREFUSED, CONNECT_TIMEOUT, …) have no SQLSTATE. */
-function isConnectionFailure(error: unknown): boolean {
+export function isConnectionFailure(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   return typeof code === 'string' && /^(E[A-Z]+|CONNECT_TIMEOUT|CONNECTION_\w+)$/.test(code);
 }

@@ -115,4 +115,35 @@ test('TLS_KEY and TLS_CERT make the server speak HTTPS', async () => {
   }
 });
 
+/**
+ * A preload that makes a rejection no code handles, on a signal: SIGUSR2 a connection failure of the
+ * database client's kind (ECONNREFUSED), SIGHUP any other error. NODE_OPTIONS splits on spaces:
+ * the module's spaces are %20.
+ */
+const REJECTS_ON_SIGNAL =
+  "--import=data:text/javascript,process.on('SIGUSR2',()=>{Promise.reject(Object.assign(Error('connect%20ECONNREFUSED%20127.0.0.1:1'),{code:'ECONNREFUSED'}))});process.on('SIGHUP',()=>{Promise.reject(TypeError('a%20bug'))})";
+
+test('a lost connection nobody awaited is logged and the server goes on; any other unhandled rejection ends it', async () => {
+  const db = await freshDatabase();
+  await db.sql.end();
+  const server = await startServer(db, { NODE_OPTIONS: REJECTS_ON_SIGNAL });
+  try {
+    server.child.kill('SIGUSR2');
+    const deadline = Date.now() + 5000;
+    while (!server.output().includes('carrying on') && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.match(server.output(), 'a database connection failed outside any request; carrying on');
+    assert.is((await fetch(`${server.url}/healthz`)).status, 200, 'still serving');
+
+    const exited = new Promise<number | null>((resolve) => server.child.once('exit', resolve));
+    server.child.kill('SIGHUP');
+    assert.is.not(await exited, 0, 'a rejection that is not a lost connection still ends the process');
+    assert.match(server.output(), 'a bug');
+  } finally {
+    await server.stop();
+    await db.drop();
+  }
+});
+
 test.run();
