@@ -115,7 +115,18 @@ function fromPostgres(error: { code: string; message: string; hint?: string | un
 }
 
 /** Connection failures of the client library (ECONNREFUSED, CONNECT_TIMEOUT, …) have no SQLSTATE. */
-export function isConnectionFailure(error: unknown): boolean {
+/** A connection to the database lost or refused, not just any system error (ENOENT is not one). */
+export function isLostConnection(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return (
+    typeof code === 'string' &&
+    /^(ECONNREFUSED|ECONNRESET|ECONNABORTED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|CONNECT_TIMEOUT|CONNECTION_\w+)$/.test(
+      code,
+    )
+  );
+}
+
+function isConnectionFailure(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   return typeof code === 'string' && /^(E[A-Z]+|CONNECT_TIMEOUT|CONNECTION_\w+)$/.test(code);
 }

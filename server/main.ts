@@ -6,7 +6,7 @@ import { loadConfig } from './config.ts';
 import { connectDatabase, queriesInFlight } from './db.ts';
 import { demoRoutes } from './demo.ts';
 import { startEmbeddedPostgres } from './embedded.ts';
-import { isConnectionFailure } from './errors.ts';
+import { isLostConnection } from './errors.ts';
 import { startRealtime } from './events/realtime.ts';
 import { startHttpServer } from './http-server.ts';
 import { startWorker } from './jobs/worker.ts';
@@ -108,7 +108,7 @@ async function main(): Promise<void> {
   // server. Such a failure is logged and the process goes on (requests answer 503 until the database
   // is back); any other unhandled rejection still ends the process, as Node would.
   process.on('unhandledRejection', (error: unknown) => {
-    if (!isConnectionFailure(error)) throw error;
+    if (!isLostConnection(error)) throw error;
     log.error({ err: error }, 'a database connection failed outside any request; carrying on');
   });
 }
