@@ -114,7 +114,6 @@ function fromPostgres(error: { code: string; message: string; hint?: string | un
   return new ApiError('MCINT', 'internal error');
 }
 
-/** Connection failures of the client library (ECONNREFUSED, CONNECT_TIMEOUT, …) have no SQLSTATE. */
 /** A connection to the database lost or refused, not just any system error (ENOENT is not one). */
 export function isLostConnection(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
@@ -126,6 +125,7 @@ export function isLostConnection(error: unknown): boolean {
   );
 }
 
+/** Connection failures of the client library (ECONNREFUSED, CONNECT_TIMEOUT, …) have no SQLSTATE. */
 function isConnectionFailure(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   return typeof code === 'string' && /^(E[A-Z]+|CONNECT_TIMEOUT|CONNECTION_\w+)$/.test(code);

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type RealtimeServer, realtimeServer, type StreamClient } from '../helpers/realtime.ts';
+import { type RealtimeServer, realtimeServer } from '../helpers/realtime.ts';
 
 // A process with no open stream reads no events (server/events/relay.ts); the first stream to open
 // after such a quiet spell must still start at the log's end and miss nothing from then on, and a
@@ -21,7 +21,6 @@ const sendAsAnn = (body: string) =>
   s.db.sql`select seq from chat.send_message('ann', recipient => 'ben', body => ${body})`;
 const latestPosition = async () =>
   Number((await s.db.sql`select chat_server.latest_event_position() as p`)[0]?.p);
-const bodiesOf = (client: StreamClient) => client.bodies();
 const quiet = () => new Promise((resolve) => setTimeout(resolve, 200));
 
 test('no stream: sends and polls read nothing; the next stream goes live at the log’s end', async () => {
@@ -39,7 +38,7 @@ test('no stream: sends and polls read nothing; the next stream goes live at the 
   await sendAsAnn('four');
   await ben.until((events) => events.some((e) => e.type === 'message.created'));
   await quiet();
-  assert.equal(bodiesOf(ben), ['four'], 'only what came after it opened, once');
+  assert.equal(ben.bodies(), ['four'], 'only what came after it opened, once');
   assert.ok(relayed >= 1);
   ben.close();
 });
@@ -61,7 +60,7 @@ test('a stream resuming after a quiet spell gets its whole gap, once, in order',
   await sendAsAnn('live');
   await resumed.until((events) => events.filter((e) => e.type === 'message.created').length >= 5);
   await quiet();
-  assert.equal(bodiesOf(resumed), [...missed, 'live']);
+  assert.equal(resumed.bodies(), [...missed, 'live']);
   const ids = resumed.events.filter((e) => e.type !== 'ready').map((e) => e.id);
   assert.is(new Set(ids).size, ids.length, 'no event twice');
   resumed.close();
