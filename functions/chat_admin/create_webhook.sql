@@ -15,11 +15,15 @@ begin
     raise exception using errcode = 'MCARG',
       message = 'events must list 1 to 100 event types, such as message.created, message.* or *';
   end if;
-  insert into chat_private.webhooks (url, events, secret)
+  -- It takes the events the log gets from now on.
+  insert into chat_private.webhooks (url, events, secret, taken_through)
   values (chat_private.checked_webhook_url(create_webhook.url),
           array(select distinct e from unnest(create_webhook.events) e order by e),
-          chat_private.checked_webhook_secret(create_webhook.secret))
+          chat_private.checked_webhook_secret(create_webhook.secret),
+          coalesce(chat_server.latest_event_position(), 0))
   returning webhook_id, url, events, secret, created_at into v_webhook;
+  -- The servers wake a webhook's job as the log grows: they learn of this one.
+  perform pg_notify('microchatter_webhooks', 'changed');
   return v_webhook;
 end
 $$;

@@ -12,6 +12,7 @@ begin
   if not found then
     raise exception using errcode = 'MCNWH', message = format('no webhook %s', webhook_id);
   end if;
+  perform pg_notify('microchatter_webhooks', 'changed');
 end
 $$;
 comment on function chat_admin.delete_webhook(bigint) is

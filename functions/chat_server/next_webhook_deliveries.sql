@@ -25,6 +25,8 @@ declare
   v_head record;
   v_due text[] := '{}';
   v_retry_at timestamptz;
+  v_take record;
+  v_taken integer := 0;
 begin
   -- The payload is not kept once it reached the receiver: fewer copies of message bodies to erase.
   update chat_private.webhook_deliveries d
@@ -35,6 +37,12 @@ begin
   if max_count <= 0 then
     return;
   end if;
+  -- New events of the log first: pages until one is not full or a batch's worth is written.
+  loop
+    v_take := chat_private.take_webhook_events(webhook_id);
+    v_taken := v_taken + v_take.deliveries_written;
+    exit when v_take.events_read < chat_private.webhook_take_page() or v_taken >= max_count;
+  end loop;
   -- The oldest pending delivery of each stream, one probe of webhook_deliveries_pending_idx per stream
   -- (a skip scan), so the backlog of a stream that backs off is never read. A head that failed an
   -- attempt waits for its next_attempt_at, and the rest of its stream with it.
@@ -81,7 +89,8 @@ end
 $$;
 comment on function chat_server.next_webhook_deliveries(bigint, bigint[], integer[], text[], integer) is
   'For the deliver_webhooks job: marks the deliveries it posted (delivered, with the receiver''s 2xx '
-  'status, pairwise), then returns up to max_count due pending deliveries of the webhook, oldest first, '
-  'leaving out streams whose oldest delivery is backing off after a failed attempt and busy_streams '
-  '(those the job still has in flight); commit order within each stream. When only backing-off streams '
-  'are left, the webhook''s job is queued for the first of their retries.';
+  'status, pairwise), takes the webhook''s new events from the log into deliveries, then returns up '
+  'to max_count due pending deliveries of the webhook, oldest first, leaving out streams whose oldest '
+  'delivery is backing off after a failed attempt and busy_streams (those the job still has in '
+  'flight); commit order within each stream. When only backing-off streams are left, the webhook''s '
+  'job is queued for the first of their retries.';

@@ -16,6 +16,8 @@ begin
     (select e.position from chat_private.events e where e.created_at >= now() - retention order by e.position limit 1),
     (select max(e.position) + 1 from chat_private.events e)
   ) into v_cut;
+  -- Nor past what a webhook has still to take: the log is its outbox.
+  v_cut := least(v_cut, (select min(w.taken_through) + 1 from chat_private.webhooks w));
   if v_cut is not null then
     delete from chat_private.events e where e.position < v_cut;
     get diagnostics v_deleted = row_count;
@@ -32,6 +34,6 @@ begin
 end
 $$;
 comment on function chat_server.prune_events(interval) is
-  'Deletes events older than the retention (default 30 days), webhook deliveries delivered or failed '
-  'before it, expired stream tickets and refilled rate-limit buckets; returns how many events went. A '
+  'Deletes events older than the retention (default 30 days) that every webhook has taken, webhook '
+  'deliveries delivered or failed before it, expired stream tickets and refilled rate-limit buckets; returns how many events went. A '
   'client whose cursor is older gets a reset. The server calls it hourly.';

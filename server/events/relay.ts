@@ -48,7 +48,7 @@ interface EventRow {
   payload: unknown;
 }
 
-const CHANNEL = 'microchatter_events';
+export const EVENTS_CHANNEL = 'microchatter_events';
 const TYPING_CHANNEL = 'microchatter_typing';
 
 export async function startRelay(sql: Sql, hub: Hub, options: RelayOptions): Promise<Relay> {
@@ -122,7 +122,7 @@ export async function startRelay(sql: Sql, hub: Hub, options: RelayOptions): Pro
   };
 
   // onlisten runs on the first LISTEN and after every reconnect: catch up on what came meanwhile.
-  const listener = await sql.listen(CHANNEL, read, read);
+  const listener = await sql.listen(EVENTS_CHANNEL, read, read);
   // postgres.js listens on every channel over one connection: still one LISTEN connection per process.
   const { onTyping } = options;
   const typingListener = onTyping ? await sql.listen(TYPING_CHANNEL, onTyping) : undefined;

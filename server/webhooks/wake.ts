@@ -1,7 +1,10 @@
 /**
- * Wakes the deliver_webhooks job of a webhook when its deliveries are committed. The sending
- * transaction only writes the delivery rows and a NOTIFY on microchatter_webhooks naming the webhook
- * (functions/chat_private/webhooks.sql); every process with a job runner listens here:
+ * Wakes the deliver_webhooks job of a webhook when it has something new to deliver: when the event
+ * log grows (microchatter_events, the relays' channel: the log is the webhooks' outbox, and the job
+ * takes from it what its webhook wants, functions/chat_private/webhooks.sql), and when a delivery is
+ * written directly (push.needed, message.reported: microchatter_webhooks names the webhook). Every
+ * process with a job runner listens here and knows which webhooks there are (read again when
+ * microchatter_webhooks says 'changed'); for each of them:
  *
  * - a job of this process is delivering that webhook: it is told, and fetches again (no query at all);
  * - otherwise the webhook's job is woken (chat_server.kick_webhook: graphile_worker.add_job on the
@@ -14,6 +17,7 @@
  * chat_server.kick_webhooks: here when the listener (re)connects, and every minute from the crontab.
  */
 import type { Sql } from '../db.ts';
+import { EVENTS_CHANNEL } from '../events/relay.ts';
 import { log } from '../logger.ts';
 
 export const WEBHOOKS_CHANNEL = 'microchatter_webhooks';
@@ -58,6 +62,8 @@ export async function startWebhookWaker(sql: Sql, options: WakerOptions): Promis
   /** Webhooks with a kick in flight (true: notified again meanwhile, kick once more after it). */
   const kicking = new Map<number, boolean>();
   const delayed = new Set<number>();
+  /** The webhooks there are, whose jobs a new event of the log wakes. */
+  let webhookIds: number[] = [];
   let stopped = false;
 
   const kick = async (webhookId: number, delayMs = 0) => {
@@ -99,20 +105,37 @@ export async function startWebhookWaker(sql: Sql, options: WakerOptions): Promis
     kickSoon(webhookId);
   };
 
+  const notifiedAll = () => {
+    for (const webhookId of webhookIds) notified(webhookId);
+  };
+
   const sweep = () =>
     sql`select chat_server.kick_webhooks()`.catch((error) =>
       log.warn({ err: error }, 'could not wake the webhook jobs'),
     );
 
+  const readWebhookIds = () =>
+    sql<{ webhook_id: number }[]>`select webhook_id from chat_server.webhook_ids() as webhook_id`.then(
+      (rows) => {
+        webhookIds = rows.map((row) => Number(row.webhook_id));
+      },
+      (error) => log.warn({ err: error }, 'could not read the webhooks'),
+    );
+
   const listener = await sql.listen(
     WEBHOOKS_CHANNEL,
     (payload) => {
+      if (payload === 'changed') {
+        void readWebhookIds().then(notifiedAll);
+        return;
+      }
       const webhookId = Number(payload);
       if (Number.isSafeInteger(webhookId)) notified(webhookId);
     },
     // On every (re)connect: what was committed while nobody listened goes out now.
-    () => void sweep(),
+    () => void readWebhookIds().then(sweep),
   );
+  const eventsListener = await sql.listen(EVENTS_CHANNEL, notifiedAll);
 
   return {
     failures,
@@ -163,6 +186,7 @@ export async function startWebhookWaker(sql: Sql, options: WakerOptions): Promis
     async stop() {
       stopped = true;
       await listener.unlisten().catch(() => undefined);
+      await eventsListener.unlisten().catch(() => undefined);
     },
   };
 }

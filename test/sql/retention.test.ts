@@ -67,6 +67,8 @@ test('event retention prunes old events and delivered or failed deliveries, neve
   const sent = await sendTo(db.sql, 'ann', 'ben', 'hooked');
   await sendIn(db.sql, 'ann', sent.conversation_id, 'hooked again');
   await sendIn(db.sql, 'ann', sent.conversation_id, 'and again');
+  // What the webhook's job does first: take the new events of the log into deliveries.
+  await db.sql`select chat_private.take_webhook_events(${webhook?.webhook_id ?? 0})`;
   const ids = (
     await db.sql<{ delivery_id: number }[]>`
       select delivery_id from chat_private.webhook_deliveries where webhook_id = ${webhook?.webhook_id} order by delivery_id`
@@ -91,6 +93,39 @@ test('event retention prunes old events and delivered or failed deliveries, neve
     { events: number }[]
   >`select count(*)::int as events from chat_private.events`;
   assert.is(events, 0);
+});
+
+test("the event log is the webhooks' outbox: a send writes no delivery; untaken events are pending, kept, taken once", async () => {
+  const [webhook] = await db.sql<{ webhook_id: number }[]>`
+    select * from chat_admin.create_webhook('https://hooks.example.com/log', ${['message.created']})`;
+  const id = webhook?.webhook_id ?? 0;
+  const sent = await sendTo(db.sql, 'ann', 'ben', 'from the log');
+  await db.sql`select chat.mark_read('ben', ${sent.conversation_id})`; // conversation.read: not wanted
+  const rows = () => db.sql`select * from chat_private.webhook_deliveries where webhook_id = ${id}`;
+  assert.is((await rows()).length, 0, 'the sending transaction wrote no delivery');
+  const pending = async () =>
+    (
+      await db.sql<
+        { pending: number }[]
+      >`select pending::int from chat_admin.list_webhooks() where webhook_id = ${id}`
+    )[0]?.pending;
+  assert.is(await pending(), 1);
+  // Pruning does not cut the log past what a webhook has still to take, however old.
+  await db.sql`update chat_private.events set created_at = now() - interval '40 days'`;
+  await db.sql`select chat_server.prune_events('30 days')`;
+  const [taken] = await db.sql<{ events_read: number; deliveries_written: number }[]>`
+    select * from chat_private.take_webhook_events(${id})`;
+  assert.is(taken?.deliveries_written, 1);
+  assert.ok((taken?.events_read ?? 0) >= 2, 'the conversation.read was read and passed');
+  const [again] = await db.sql<
+    { events_read: number }[]
+  >`select * from chat_private.take_webhook_events(${id})`;
+  assert.is(again?.events_read, 0, 'taken once');
+  const [delivery] = await rows();
+  assert.is(delivery?.event_type, 'message.created');
+  assert.match(JSON.stringify(delivery?.payload), 'from the log');
+  assert.is(await pending(), 1);
+  await db.sql`select chat_admin.delete_webhook(${id})`;
 });
 
 test('the prune_attachments job removes uploads never attached within 24 h', async () => {
