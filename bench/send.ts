@@ -123,6 +123,21 @@ async function openSetup(name: string, durable: boolean): Promise<Setup> {
   }
 }
 
+/**
+ * The servers' connections plan their statements once and keep the plan: planned on the empty tables
+ * of a new database, a lookup of one message by key becomes a scan of the whole table, slower with
+ * every message. Analyzing (what autovacuum does after the first 50 or so rows) makes them plan again.
+ */
+async function analyzeGrownTables(setup: Setup): Promise<void> {
+  const sql = postgres(setup.db.url, { max: 1, onnotice: () => {} });
+  try {
+    await sql`analyze chat_private.messages, chat_private.events, chat_private.pending_events,
+      chat_private.memberships, chat_private.conversations`;
+  } finally {
+    await sql.end();
+  }
+}
+
 /** Loop c acts as senders c, c+N, c+2N…: every sender sends at every concurrency. */
 function sendersOf(setup: Setup, loops: number): number[][] {
   return Array.from({ length: loops }, (_, c) =>
@@ -309,6 +324,7 @@ async function main(): Promise<number> {
       const warm = { warmupMs: 0, durationMs: quick ? 1500 : 4000 };
       for (const cell of ['http 10', 'http 50 alone'] as Cell[])
         await generator.run({ ...jobFor(setup, cell).job, ...warm });
+      await analyzeGrownTables(setup);
       const runs = new Map<Cell, Measured[]>();
       for (let rep = 0; rep < plan.reps; rep++) {
         // Rotating order: drift (autovacuum, other work, the growing table) hits every cell alike.

@@ -10,10 +10,12 @@
  *    run: 1630 → 859 sends/s without a webhook over ten windows), which a ratio to the window before or
  *    after alone counts as the webhook's cost or gain, and the mean of its neighbours cancels as far as
  *    it is linear. Each ratio is printed with its neighbours. Before every window the tables that each
- *    send rewrites rows of (memberships, conversations, the staged events, the deliveries) are vacuumed:
- *    a fresh database gets no autovacuum pass within the run (naptime 1 min), and their dead row
- *    versions were most of that fall (without a webhook, ten windows: 1318 → 587 sends/s as it was,
- *    1448 → 948 with the vacuum).
+ *    send rewrites or grows (memberships, conversations, messages, the staged events, the log, the
+ *    deliveries) are vacuumed and analyzed: a fresh database gets no autovacuum pass within the run
+ *    (naptime 1 min); their dead row versions were most of that fall (without a webhook, ten windows:
+ *    1318 → 587 sends/s as it was, 1448 → 948 with the vacuum), and the analyze makes the server's
+ *    connections plan again, so no plan made on a table still empty scans it whole (docs/webhooks.md).
+ *    The CPU each process used per send is printed for every window (bench/lib/cpu.ts).
  * 2. Delivery lag at 200 sends/s, open loop for a fixed time: from the send's HTTP answer read here to
  *    the webhook's request received here (one clock). Targets: p50 ≤ 50 ms, p99 ≤ 500 ms.
  *
@@ -29,6 +31,7 @@ import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import { Pool } from 'undici';
+import { type CpuUse, cpuMeter, postgresProcesses } from './lib/cpu.ts';
 import { type BenchDatabase, openBenchDatabase } from './lib/database.ts';
 import { createDirectChats } from './lib/generate.ts';
 import { type HttpRequestSpec, type LoadGenerator, type LoadResult, startLoadGenerator } from './lib/load.ts';
@@ -99,11 +102,21 @@ const quantile = (xs: number[], q: number) => {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN;
 };
 
+/** Each group's CPU per send in the window, and the machine's busy share. */
+function cpuPerSend(cpu: CpuUse, sends: number): string {
+  const groups = Object.entries(cpu.byGroup).map(
+    ([name, ms]) => `${name} ${((ms * 1000) / Math.max(1, sends)).toFixed(0)}`,
+  );
+  const busy = cpu.machineBusy === undefined ? '' : `; machine ${(cpu.machineBusy * 100).toFixed(0)} % busy`;
+  return groups.join(', ') + busy;
+}
+
 async function waitForDrain(sql: postgres.Sql, timeoutMs: number): Promise<number> {
   const started = performance.now();
   for (;;) {
+    // list_webhooks counts the events of the log a webhook's job has not taken yet too.
     const [row] = await sql<{ n: number }[]>`
-      select count(*)::int as n from chat_private.webhook_deliveries where status = 'pending'`;
+      select coalesce(sum(pending), 0)::int as n from chat_admin.list_webhooks()`;
     if (!row?.n) return performance.now() - started;
     if (performance.now() - started > timeoutMs) throw new Error(`${row.n} deliveries still pending`);
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -123,7 +136,10 @@ async function main(): Promise<number> {
       onnotice: () => {},
       connection: { 'microchatter.webhook_allow_private': 'true' },
     });
-    const [{ version }] = await sql<{ version: string }[]>`select version()`;
+    const [{ version, pid: backendPid }] = await sql<{ version: string; pid: number }[]>`
+      select version(), pg_backend_pid() as pid`;
+    const local = db.where === 'embedded' || /^(localhost|127\.0\.0\.1)(:|$)/.test(db.where);
+    const postgresPids = local ? postgresProcesses(backendPid) : () => [];
     console.log(
       `bench:webhooks${quick ? ' --quick' : ''}: ${version.replace(/ on .*/, '')} (${db.where}), ` +
         `${os.availableParallelism()} CPUs, Node ${process.version}`,
@@ -180,22 +196,27 @@ async function main(): Promise<number> {
         webhookId = row?.webhook_id;
       }
       // Every window from the same state of the rows each send rewrites (see the top of the file).
-      await sql`vacuum chat_private.memberships, chat_private.conversations, chat_private.pending_events,
-        chat_private.webhook_deliveries`;
-      const result = await generator.run({
-        kind: 'http',
-        origin: server.url,
-        loops,
-        warmupMs: plan.warmupMs,
-        durationMs: plan.durationMs,
+      await sql`vacuum analyze chat_private.memberships, chat_private.conversations, chat_private.messages,
+        chat_private.pending_events, chat_private.events, chat_private.webhook_deliveries`;
+      const meter = cpuMeter({
+        server: () => (server ? [server.pid] : []),
+        postgres: postgresPids,
+        'load generator': () => (generator ? [generator.pid] : []),
+        receiver: () => [process.pid],
       });
+      const result = await generator.run(
+        { kind: 'http', origin: server.url, loops, warmupMs: plan.warmupMs, durationMs: plan.durationMs },
+        (phase) => (phase === 'open' ? meter.open() : meter.close()),
+      );
+      const cpu = meter.result();
       const drainMs = side === 'with' ? await waitForDrain(sql, 120_000) : undefined;
       if (webhookId !== undefined) await sql`select chat_admin.delete_webhook(${webhookId})`;
       runs.push({ side, rep, result, drainMs });
       console.log(
         `  ${side.padEnd(7)} a webhook, window ${i + 1}: ${result.perSecond.toFixed(0)} sends/s, ` +
           `p50 ${result.latency.p50.toFixed(1)} ms` +
-          (drainMs !== undefined ? `; deliveries caught up ${drainMs.toFixed(0)} ms after the window` : ''),
+          (drainMs !== undefined ? `; deliveries caught up ${drainMs.toFixed(0)} ms after the window` : '') +
+          (cpu ? `\n      CPU µs per send: ${cpuPerSend(cpu, result.completed)}` : ''),
       );
     }
     // Window 2k+1 (with) between windows 2k and 2k+2 (without).
