@@ -6,9 +6,8 @@
 -- sent, and a rolled-back transaction wrote none. Each webhook keeps how far into the log it has
 -- taken (taken_through); its job takes what follows (chat_private.take_webhook_events), outside any
 -- sending transaction, into chat_private.webhook_deliveries, one row per wanted event, and the rows
--- carry attempts, retries and outcome from there. Writing those rows at commit instead, under the
--- event lock every sender waits for, cost sends 17-25 % of their rate with one webhook
--- (bench/webhooks.ts).
+-- carry attempts, retries and outcome from there. Those rows were written at commit before, under
+-- the event lock every sender waits for (docs/webhooks.md says what each way cost).
 --
 -- The servers wake a webhook's job when the log grows (microchatter_events, the relays' channel) and
 -- for deliveries written directly (push.needed, message.reported: microchatter_webhooks, naming the
@@ -85,18 +84,17 @@ begin
 end
 $$;
 
--- Events of the log a webhook takes in one statement: a long backlog is taken in several.
-create or replace function chat_private.webhook_take_page()
-returns integer
-language sql
-immutable
-as $$ select 2000 $$;
-
 -- Takes the events the log holds after the webhook's taken_through into its deliveries, one per
--- event it wants, in log order; moves taken_through past every event read. Locks the webhook's row,
--- so two callers never take the same event twice. Returns how many events it read (at most one page;
--- a full page means there may be more) and how many deliveries it wrote.
-create or replace function chat_private.take_webhook_events(webhook_id bigint, out events_read integer, out deliveries_written integer)
+-- event it wants, in log order, and moves taken_through past every event read: a page of events a
+-- statement, until the log is read to its end or at_most deliveries are written (null: no bound).
+-- Locks the webhook's row, so two callers never take the same event twice. Returns how many events
+-- it read and how many deliveries it wrote.
+create or replace function chat_private.take_webhook_events(
+  webhook_id bigint,
+  at_most integer default null,
+  out events_read integer,
+  out deliveries_written integer
+)
 language plpgsql
 volatile
 security definer
@@ -104,36 +102,47 @@ set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
 declare
+  c_page constant integer := 2000;
   v_webhook chat_private.webhooks;
+  v_read integer;
+  v_written integer;
   v_through bigint;
 begin
+  events_read := 0;
+  deliveries_written := 0;
   select * into v_webhook from chat_private.webhooks w
   where w.webhook_id = take_webhook_events.webhook_id
   for update;
   if not found then
-    events_read := 0;
-    deliveries_written := 0;
     return;
   end if;
-  -- One statement, one snapshot: what is read is what is written and passed. Positions are handed
-  -- out under the event lock, held through commit, so no event can still appear below one visible.
-  with fresh as materialized (
-    select e.position, e.type, e.payload, e.created_at from chat_private.events e
-    where e.position > v_webhook.taken_through
-    order by e.position
-    limit chat_private.webhook_take_page()
-  ), taken as (
-    insert into chat_private.webhook_deliveries (webhook_id, stream, event_type, payload, occurred_at)
-    select v_webhook.webhook_id, chat_private.webhook_stream(f.payload), f.type, f.payload, f.created_at
-    from fresh f
-    where chat_private.webhook_wants(v_webhook.events, f.type)
-    order by f.position
-    returning 1
-  )
-  select (select count(*) from fresh), (select max(fr.position) from fresh fr), (select count(*) from taken)
-  into events_read, v_through, deliveries_written;
-  if v_through is not null then
-    update chat_private.webhooks w set taken_through = v_through where w.webhook_id = v_webhook.webhook_id;
+  loop
+    -- One statement, one snapshot: what is read is what is written and passed. Positions are handed
+    -- out under the event lock, held through commit, so no event can still appear below one visible.
+    with fresh as materialized (
+      select e.position, e.type, e.payload, e.created_at from chat_private.events e
+      where e.position > v_webhook.taken_through
+      order by e.position
+      limit c_page
+    ), taken as (
+      insert into chat_private.webhook_deliveries (webhook_id, stream, event_type, payload, occurred_at)
+      select v_webhook.webhook_id, chat_private.webhook_stream(f.payload), f.type, f.payload, f.created_at
+      from fresh f
+      where chat_private.webhook_wants(v_webhook.events, f.type)
+      order by f.position
+      returning 1
+    )
+    select count(*), max(f.position), (select count(*) from taken) into v_read, v_through, v_written
+    from fresh f;
+    exit when v_read = 0;
+    v_webhook.taken_through := v_through;
+    events_read := events_read + v_read;
+    deliveries_written := deliveries_written + v_written;
+    exit when v_read < c_page or (at_most is not null and deliveries_written >= at_most);
+  end loop;
+  if events_read > 0 then
+    update chat_private.webhooks w set taken_through = v_webhook.taken_through
+    where w.webhook_id = v_webhook.webhook_id;
   end if;
 end
 $$;
@@ -157,8 +166,7 @@ begin
     where chat_private.webhook_wants(w.events, type)
     order by w.webhook_id
   loop
-    while (chat_private.take_webhook_events(v_webhook_id)).events_read = chat_private.webhook_take_page() loop
-    end loop;
+    perform chat_private.take_webhook_events(v_webhook_id);
     insert into chat_private.webhook_deliveries (webhook_id, stream, event_type, payload, occurred_at)
     values (v_webhook_id, stream, type, payload, occurred_at);
     perform pg_notify('microchatter_webhooks', v_webhook_id::text);

@@ -24,5 +24,5 @@ $$;
 comment on function chat_server.kick_webhooks() is
   'Wakes the job of every webhook with events of the log still to take or a due pending delivery: the '
   'backstop for a wake no server heard (none running, psql before the first server start, a lost '
-  'connection) or a job that was lost. Run by the servers at start, when their listener (re)connects and every '
-  'minute. Returns the number of webhooks woken.';
+  'connection) or a job that was lost. Run by the servers at start, when their listener (re)connects '
+  'and every minute. Returns the number of webhooks woken.';

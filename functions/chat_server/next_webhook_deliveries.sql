@@ -25,8 +25,6 @@ declare
   v_head record;
   v_due text[] := '{}';
   v_retry_at timestamptz;
-  v_take record;
-  v_taken integer := 0;
 begin
   -- The payload is not kept once it reached the receiver: fewer copies of message bodies to erase.
   update chat_private.webhook_deliveries d
@@ -37,12 +35,8 @@ begin
   if max_count <= 0 then
     return;
   end if;
-  -- New events of the log first: pages until one is not full or a batch's worth is written.
-  loop
-    v_take := chat_private.take_webhook_events(webhook_id);
-    v_taken := v_taken + v_take.deliveries_written;
-    exit when v_take.events_read < chat_private.webhook_take_page() or v_taken >= max_count;
-  end loop;
+  -- New events of the log first, a batch's worth at most.
+  perform chat_private.take_webhook_events(webhook_id, max_count);
   -- The oldest pending delivery of each stream, one probe of webhook_deliveries_pending_idx per stream
   -- (a skip scan), so the backlog of a stream that backs off is never read. A head that failed an
   -- attempt waits for its next_attempt_at, and the rest of its stream with it.

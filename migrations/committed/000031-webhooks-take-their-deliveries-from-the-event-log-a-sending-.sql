@@ -1,5 +1,5 @@
 --! Previous: sha1:b208930aad73210f6f165ed102799da10c831acc
---! Hash: sha1:34405c2d88fed567d4070b6c06d720336216ef4f
+--! Hash: sha1:30092b9e119a728ff61ed558e81b531461f5dc9e
 --! Message: Webhooks take their deliveries from the event log: a sending transaction writes nothing for webhooks
 
 -- Webhooks take their deliveries from the event log: a sending transaction writes nothing for
@@ -20,9 +20,8 @@ alter table chat_private.webhooks alter column taken_through set not null;
 -- sent, and a rolled-back transaction wrote none. Each webhook keeps how far into the log it has
 -- taken (taken_through); its job takes what follows (chat_private.take_webhook_events), outside any
 -- sending transaction, into chat_private.webhook_deliveries, one row per wanted event, and the rows
--- carry attempts, retries and outcome from there. Writing those rows at commit instead, under the
--- event lock every sender waits for, cost sends 17-25 % of their rate with one webhook
--- (bench/webhooks.ts).
+-- carry attempts, retries and outcome from there. Those rows were written at commit before, under
+-- the event lock every sender waits for (docs/webhooks.md says what each way cost).
 --
 -- The servers wake a webhook's job when the log grows (microchatter_events, the relays' channel) and
 -- for deliveries written directly (push.needed, message.reported: microchatter_webhooks, naming the
@@ -99,18 +98,17 @@ begin
 end
 $$;
 
--- Events of the log a webhook takes in one statement: a long backlog is taken in several.
-create or replace function chat_private.webhook_take_page()
-returns integer
-language sql
-immutable
-as $$ select 2000 $$;
-
 -- Takes the events the log holds after the webhook's taken_through into its deliveries, one per
--- event it wants, in log order; moves taken_through past every event read. Locks the webhook's row,
--- so two callers never take the same event twice. Returns how many events it read (at most one page;
--- a full page means there may be more) and how many deliveries it wrote.
-create or replace function chat_private.take_webhook_events(webhook_id bigint, out events_read integer, out deliveries_written integer)
+-- event it wants, in log order, and moves taken_through past every event read: a page of events a
+-- statement, until the log is read to its end or at_most deliveries are written (null: no bound).
+-- Locks the webhook's row, so two callers never take the same event twice. Returns how many events
+-- it read and how many deliveries it wrote.
+create or replace function chat_private.take_webhook_events(
+  webhook_id bigint,
+  at_most integer default null,
+  out events_read integer,
+  out deliveries_written integer
+)
 language plpgsql
 volatile
 security definer
@@ -118,36 +116,47 @@ set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
 declare
+  c_page constant integer := 2000;
   v_webhook chat_private.webhooks;
+  v_read integer;
+  v_written integer;
   v_through bigint;
 begin
+  events_read := 0;
+  deliveries_written := 0;
   select * into v_webhook from chat_private.webhooks w
   where w.webhook_id = take_webhook_events.webhook_id
   for update;
   if not found then
-    events_read := 0;
-    deliveries_written := 0;
     return;
   end if;
-  -- One statement, one snapshot: what is read is what is written and passed. Positions are handed
-  -- out under the event lock, held through commit, so no event can still appear below one visible.
-  with fresh as materialized (
-    select e.position, e.type, e.payload, e.created_at from chat_private.events e
-    where e.position > v_webhook.taken_through
-    order by e.position
-    limit chat_private.webhook_take_page()
-  ), taken as (
-    insert into chat_private.webhook_deliveries (webhook_id, stream, event_type, payload, occurred_at)
-    select v_webhook.webhook_id, chat_private.webhook_stream(f.payload), f.type, f.payload, f.created_at
-    from fresh f
-    where chat_private.webhook_wants(v_webhook.events, f.type)
-    order by f.position
-    returning 1
-  )
-  select (select count(*) from fresh), (select max(fr.position) from fresh fr), (select count(*) from taken)
-  into events_read, v_through, deliveries_written;
-  if v_through is not null then
-    update chat_private.webhooks w set taken_through = v_through where w.webhook_id = v_webhook.webhook_id;
+  loop
+    -- One statement, one snapshot: what is read is what is written and passed. Positions are handed
+    -- out under the event lock, held through commit, so no event can still appear below one visible.
+    with fresh as materialized (
+      select e.position, e.type, e.payload, e.created_at from chat_private.events e
+      where e.position > v_webhook.taken_through
+      order by e.position
+      limit c_page
+    ), taken as (
+      insert into chat_private.webhook_deliveries (webhook_id, stream, event_type, payload, occurred_at)
+      select v_webhook.webhook_id, chat_private.webhook_stream(f.payload), f.type, f.payload, f.created_at
+      from fresh f
+      where chat_private.webhook_wants(v_webhook.events, f.type)
+      order by f.position
+      returning 1
+    )
+    select count(*), max(f.position), (select count(*) from taken) into v_read, v_through, v_written
+    from fresh f;
+    exit when v_read = 0;
+    v_webhook.taken_through := v_through;
+    events_read := events_read + v_read;
+    deliveries_written := deliveries_written + v_written;
+    exit when v_read < c_page or (at_most is not null and deliveries_written >= at_most);
+  end loop;
+  if events_read > 0 then
+    update chat_private.webhooks w set taken_through = v_webhook.taken_through
+    where w.webhook_id = v_webhook.webhook_id;
   end if;
 end
 $$;
@@ -171,8 +180,7 @@ begin
     where chat_private.webhook_wants(w.events, type)
     order by w.webhook_id
   loop
-    while (chat_private.take_webhook_events(v_webhook_id)).events_read = chat_private.webhook_take_page() loop
-    end loop;
+    perform chat_private.take_webhook_events(v_webhook_id);
     insert into chat_private.webhook_deliveries (webhook_id, stream, event_type, payload, occurred_at)
     values (v_webhook_id, stream, type, payload, occurred_at);
     perform pg_notify('microchatter_webhooks', v_webhook_id::text);
@@ -294,8 +302,6 @@ declare
   v_head record;
   v_due text[] := '{}';
   v_retry_at timestamptz;
-  v_take record;
-  v_taken integer := 0;
 begin
   -- The payload is not kept once it reached the receiver: fewer copies of message bodies to erase.
   update chat_private.webhook_deliveries d
@@ -306,12 +312,8 @@ begin
   if max_count <= 0 then
     return;
   end if;
-  -- New events of the log first: pages until one is not full or a batch's worth is written.
-  loop
-    v_take := chat_private.take_webhook_events(webhook_id);
-    v_taken := v_taken + v_take.deliveries_written;
-    exit when v_take.events_read < chat_private.webhook_take_page() or v_taken >= max_count;
-  end loop;
+  -- New events of the log first, a batch's worth at most.
+  perform chat_private.take_webhook_events(webhook_id, max_count);
   -- The oldest pending delivery of each stream, one probe of webhook_deliveries_pending_idx per stream
   -- (a skip scan), so the backlog of a stream that backs off is never read. A head that failed an
   -- attempt waits for its next_attempt_at, and the rest of its stream with it.
@@ -391,8 +393,8 @@ $$;
 comment on function chat_server.kick_webhooks() is
   'Wakes the job of every webhook with events of the log still to take or a due pending delivery: the '
   'backstop for a wake no server heard (none running, psql before the first server start, a lost '
-  'connection) or a job that was lost. Run by the servers at start, when their listener (re)connects and every '
-  'minute. Returns the number of webhooks woken.';
+  'connection) or a job that was lost. Run by the servers at start, when their listener (re)connects '
+  'and every minute. Returns the number of webhooks woken.';
 --! EndIncluded chat_server/kick_webhooks.sql
 --! Included chat_server/webhook_ids.sql
 create or replace function chat_server.webhook_ids()
