@@ -34,7 +34,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
-import { cpuMeter, machineCpuMs, postgresProcesses } from './lib/cpu.ts';
+import { cpuMeter, localPostgresProcesses, machineCpuMs } from './lib/cpu.ts';
 import { type BenchDatabase, openBenchDatabase } from './lib/database.ts';
 import { type MemoryProbe, memoryProbe } from './lib/events-memory.ts';
 import {
@@ -897,7 +897,6 @@ async function main(): Promise<number> {
     const tokens = new Map<string, string>();
     for (const user of data.users) tokens.set(user, await server.tokenFor(user));
     const [backend] = await setup<{ pid: number }[]>`select pg_backend_pid() as pid`;
-    const local = db.where === 'embedded' || /^(localhost|127\.0\.0\.1|\[::1\])(:|$)/.test(db.where);
     const mcPid = server.pid;
     const ctx: Context = {
       data,
@@ -906,7 +905,7 @@ async function main(): Promise<number> {
       sender,
       groups: {
         server: () => [mcPid],
-        postgres: local && backend ? postgresProcesses(backend.pid) : () => [],
+        postgres: localPostgresProcesses(db.where, backend?.pid),
         receiver: () => [mcReceiver.pid],
         sender: () => [sender.pid],
       },

@@ -30,7 +30,7 @@ import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import { Pool } from 'undici';
-import { type CpuUse, cpuMeter, postgresProcesses } from './lib/cpu.ts';
+import { type CpuUse, cpuMeter, localPostgresProcesses } from './lib/cpu.ts';
 import { type BenchDatabase, openBenchDatabase } from './lib/database.ts';
 import { createDirectChats } from './lib/generate.ts';
 import {
@@ -755,9 +755,8 @@ async function main(): Promise<number> {
     const [hono, raw] = hellos as [HelloServer, HelloServer];
     generator = startLoadGenerator();
 
-    const local = db.where === 'embedded' || /^(localhost|127\.0\.0\.1|\[::1\])(:|$)/.test(db.where);
     const [backend] = await setup<{ pid: number }[]>`select pg_backend_pid() as pid`;
-    const postgresPids = local && backend ? postgresProcesses(backend.pid) : () => [];
+    const postgresPids = localPostgresProcesses(db.where, backend?.pid);
     const serverPid = server.pid;
     const generatorPid = generator.pid;
     const ctx: Context = {

@@ -38,7 +38,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
-import { type CpuUse, cpuMeter, machineCpuMs, postgresProcesses } from './lib/cpu.ts';
+import { type CpuUse, cpuMeter, localPostgresProcesses, machineCpuMs } from './lib/cpu.ts';
 import { type BenchDatabase, openBenchDatabase } from './lib/database.ts';
 import {
   type EventsClient,
@@ -830,7 +830,6 @@ async function main(): Promise<number> {
     const sender = startEventsClient('sender');
     clients.push(receiver, sender);
     raiseFileLimit(receiver.pid);
-    const local = db.where === 'embedded' || /^(localhost|127\.0\.0\.1|\[::1\])(:|$)/.test(db.where);
     const h: Harness = {
       db,
       setup,
@@ -839,7 +838,7 @@ async function main(): Promise<number> {
       receiver,
       sender,
       waits: waitSampler(setup, 25),
-      postgresPids: local && info ? postgresProcesses(info.backend) : () => [],
+      postgresPids: localPostgresProcesses(db.where, info?.backend),
     };
 
     const figures: Figure[] = [];

@@ -22,7 +22,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
-import { cpuMeter, postgresProcesses } from './lib/cpu.ts';
+import { cpuMeter, localPostgresProcesses } from './lib/cpu.ts';
 import { type BenchDatabase, openBenchDatabase } from './lib/database.ts';
 import { type Job, type LoadGenerator, type LoadResult, startLoadGenerator } from './lib/load.ts';
 import { type BenchServer, startBenchServer } from './lib/microchatter-server.ts';
@@ -99,7 +99,6 @@ async function openSetup(name: string, durable: boolean): Promise<Setup> {
       databaseUrl: db.url,
       env: { MICROCHATTER_GROUP_COMMIT: 'false' },
     });
-    const local = db.where === 'embedded' || /^(localhost|127\.0\.0\.1)(:|$)/.test(db.where);
     return {
       name,
       db,
@@ -111,7 +110,7 @@ async function openSetup(name: string, durable: boolean): Promise<Setup> {
         alone: await Promise.all(senders.map((s) => alone.tokenFor(s))),
       },
       conversation: Number(group?.conversation_id),
-      postgresPids: local && settings ? postgresProcesses(settings.pid) : () => [],
+      postgresPids: localPostgresProcesses(db.where, settings?.pid),
       fsync: settings?.fsync ?? '?',
     };
   } catch (error) {

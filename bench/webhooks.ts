@@ -31,7 +31,7 @@ import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import { Pool } from 'undici';
-import { type CpuUse, cpuMeter, postgresProcesses } from './lib/cpu.ts';
+import { type CpuUse, cpuMeter, localPostgresProcesses } from './lib/cpu.ts';
 import { type BenchDatabase, openBenchDatabase } from './lib/database.ts';
 import { createDirectChats } from './lib/generate.ts';
 import { type HttpRequestSpec, type LoadGenerator, type LoadResult, startLoadGenerator } from './lib/load.ts';
@@ -138,8 +138,7 @@ async function main(): Promise<number> {
     });
     const [{ version, pid: backendPid }] = await sql<{ version: string; pid: number }[]>`
       select version(), pg_backend_pid() as pid`;
-    const local = db.where === 'embedded' || /^(localhost|127\.0\.0\.1)(:|$)/.test(db.where);
-    const postgresPids = local ? postgresProcesses(backendPid) : () => [];
+    const postgresPids = localPostgresProcesses(db.where, backendPid);
     console.log(
       `bench:webhooks${quick ? ' --quick' : ''}: ${version.replace(/ on .*/, '')} (${db.where}), ` +
         `${os.availableParallelism()} CPUs, Node ${process.version}`,

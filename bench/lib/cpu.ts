@@ -30,7 +30,7 @@ function parentOf(pid: number): number | undefined {
 }
 
 /** The postmaster and all its children (backends, walwriter, …), given one backend's pid. */
-export function postgresProcesses(backendPid: number): () => number[] {
+function postgresProcesses(backendPid: number): () => number[] {
   const postmaster = parentOf(backendPid);
   return () => {
     if (postmaster === undefined) return [];
@@ -44,6 +44,15 @@ export function postgresProcesses(backendPid: number): () => number[] {
     }
     return pids;
   };
+}
+
+/**
+ * PostgreSQL's processes (as postgresProcesses), when it runs on this machine: embedded, or at a
+ * loopback address (`where` as BenchDatabase gives it). Elsewhere none: their CPU is not ours to read.
+ */
+export function localPostgresProcesses(where: string, backendPid: number | undefined): () => number[] {
+  const local = where === 'embedded' || /^(localhost|127\.0\.0\.1|\[::1\])(:|$)/.test(where);
+  return local && backendPid !== undefined ? postgresProcesses(backendPid) : () => [];
 }
 
 /** Busy and total ms of all CPUs together since boot, from the first line of /proc/stat. */
