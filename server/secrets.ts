@@ -4,7 +4,7 @@
  * by every process sharing that directory. Only the file's path is ever printed, never its content.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 export interface Secrets {
@@ -44,13 +44,19 @@ async function readOrCreate(setting: string, file: string): Promise<{ value: str
     if (!isCode(error, 'ENOENT')) throw error;
   }
   const value = randomBytes(32).toString('base64url');
+  // Written whole under a name of its own, then linked into place: when two processes start at once,
+  // one link wins and the other reads the winner's file, never one still being written (as it could
+  // with a file created empty and then written).
+  const temporary = `${file}.${process.pid}.${randomBytes(6).toString('hex')}`;
+  await writeFile(temporary, `${value}\n`, { mode: 0o600, flag: 'wx' });
   try {
-    // 'wx': when two processes start at once, one writes and the other reads what it wrote.
-    await writeFile(file, `${value}\n`, { mode: 0o600, flag: 'wx' });
+    await link(temporary, file);
     return { value, created: true };
   } catch (error) {
     if (!isCode(error, 'EEXIST')) throw error;
     return { value: await readSecret(setting, file), created: false };
+  } finally {
+    await unlink(temporary).catch(() => undefined);
   }
 }
 
