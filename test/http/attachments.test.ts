@@ -210,7 +210,7 @@ test('5 MiB uploads and downloads round-trip byte-exact while server RSS grows b
     // size), and a baseline taken on such a reading, or a settling step right after it (CI once read
     // 118 MiB, then 129, 132, 132, 133, 136), moved the old one-reading comparison by a whole file.
     // The lowest of three moves with neither. With one copy of every upload kept on purpose, this read
-    // +17.7 MiB; without, -4 to +0.3 MiB in six runs.
+    // +17.7 MiB; without, -4 to +0.3 MiB in four runs.
     const before = Math.min(...afters.slice(0, 3));
     const growth = Math.min(...afters.slice(-3)) - before;
     const mib = (x: number) => (x / MiB).toFixed(1);
