@@ -3,7 +3,8 @@ create or replace function chat_server.next_webhook_deliveries(
   delivered bigint[],
   response_statuses integer[],
   busy_streams text[],
-  max_count integer
+  max_count integer,
+  after_id bigint default null
 )
 returns table (
   delivery_id bigint,
@@ -37,6 +38,22 @@ begin
   end if;
   -- New events of the log first, a batch's worth at most.
   perform chat_private.take_webhook_events(webhook_id, max_count);
+  if after_id is not null then
+    -- The job holds every pending delivery up to after_id (chat_server.webhook_delivery_cursor): only
+    -- those after it are new, read from webhook_deliveries_webhook_idx from after_id on. The heads
+    -- below would walk every entry the partial index still holds for deliveries made since the last
+    -- vacuum, a cost that grew with each delivery (1.8 to 19 ms a call over 6,000 of them).
+    -- "status || ''" keeps the planner off the partial index, where after_id bounds nothing.
+    return query
+    select d.delivery_id, d.stream, w.url, w.secret, d.event_type, d.payload::text, d.occurred_at, d.attempts
+    from chat_private.webhook_deliveries d
+    join chat_private.webhooks w on w.webhook_id = d.webhook_id
+    where d.webhook_id = next_webhook_deliveries.webhook_id and d.delivery_id > after_id
+      and d.status || '' = 'pending'
+    order by d.delivery_id
+    limit max_count;
+    return;
+  end if;
   -- The oldest pending delivery of each stream, one probe of webhook_deliveries_pending_idx per stream
   -- (a skip scan), so the backlog of a stream that backs off is never read. A head that failed an
   -- attempt waits for its next_attempt_at, and the rest of its stream with it.
@@ -81,10 +98,12 @@ begin
   limit max_count;
 end
 $$;
-comment on function chat_server.next_webhook_deliveries(bigint, bigint[], integer[], text[], integer) is
+comment on function chat_server.next_webhook_deliveries(bigint, bigint[], integer[], text[], integer, bigint) is
   'For the deliver_webhooks job: marks the deliveries it posted (delivered, with the receiver''s 2xx '
   'status, pairwise), takes the webhook''s new events from the log into deliveries, then returns up '
   'to max_count due pending deliveries of the webhook, oldest first, leaving out streams whose oldest '
   'delivery is backing off after a failed attempt and busy_streams (those the job still has in '
   'flight); commit order within each stream. When only backing-off streams are left, the webhook''s '
-  'job is queued for the first of their retries.';
+  'job is queued for the first of their retries. With after_id (a cursor the job got from '
+  'chat_server.webhook_delivery_cursor and moved past what it fetched since), returns instead the '
+  'pending deliveries after after_id, oldest first, busy streams included.';
