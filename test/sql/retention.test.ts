@@ -128,6 +128,54 @@ test("the event log is the webhooks' outbox: a send writes no delivery; untaken 
   await db.sql`select chat_admin.delete_webhook(${id})`;
 });
 
+test('by a cursor a job fetches only newer pending deliveries, busy streams included; no cursor while one backs off', async () => {
+  const [webhook] = await db.sql<{ webhook_id: number }[]>`
+    select * from chat_admin.create_webhook('https://hooks.example.com/cursor', ${['message.created']})`;
+  const id = webhook?.webhook_id ?? 0;
+  type Row = { delivery_id: number; stream: string };
+  const fetch = (busy: string[], afterId: number | null, delivered: number[] = []) =>
+    db.sql<Row[]>`select * from chat_server.next_webhook_deliveries(${id}, ${delivered},
+      ${delivered.map(() => 200)}, ${busy}, 100, ${afterId})`;
+  const cursor = async () =>
+    (await db.sql<{ c: number | null }[]>`select chat_server.webhook_delivery_cursor(${id}) as c`)[0]?.c;
+  const first = await sendTo(db.sql, 'ann', 'ben', 'one');
+  const stream = `c:${first.conversation_id}`;
+  const start = await cursor();
+  assert.ok(start !== null && start !== undefined, 'nothing backs off: a cursor is offered');
+  const heads = await fetch([], null);
+  assert.is(heads.length, 1);
+  const held = Math.max(start ?? 0, ...heads.map((r) => r.delivery_id));
+  await sendIn(db.sql, 'ann', first.conversation_id, 'two');
+  await sendIn(db.sql, 'ben', first.conversation_id, 'three');
+  assert.is((await fetch([stream], null)).length, 0, 'without a cursor a busy stream is left out');
+  const newer = await fetch([stream], held);
+  assert.is(newer.length, 2, 'by the cursor: the two newer ones, though their stream is busy');
+  assert.ok(
+    newer.every(
+      (r, i) => r.delivery_id > held && (i === 0 || r.delivery_id > (newer[i - 1]?.delivery_id ?? 0)),
+    ),
+    'after the cursor, oldest first',
+  );
+  // The first one fails an attempt and backs off: no cursor while it does.
+  await db.sql`select chat_server.webhook_attempt_failed(${heads[0]?.delivery_id ?? 0}, 500, 'answered 500', 60000, 60000, 24)`;
+  assert.is(await cursor(), null, 'a backing-off delivery withholds the cursor');
+  const last = newer.at(-1)?.delivery_id ?? 0;
+  const markedAndNewer = await fetch(
+    [],
+    last,
+    newer.map((r) => r.delivery_id),
+  );
+  assert.is(markedAndNewer.length, 0, 'nothing newer');
+  const statuses = await db.sql<{ status: string }[]>`
+    select status from chat_private.webhook_deliveries where webhook_id = ${id} order by delivery_id`;
+  assert.equal(
+    statuses.map((r) => r.status),
+    ['pending', 'delivered', 'delivered'],
+    'the two posted are marked; the one backing off waits',
+  );
+  await db.sql`select chat_admin.delete_webhook(${id})`;
+});
+
 test('the prune_attachments job removes uploads never attached within 24 h', async () => {
   const [{ id }] = await db.sql<{ id: string }[]>`
     select chat_server.begin_attachment('ann', 'stale.txt', 'text/plain') as id`;
