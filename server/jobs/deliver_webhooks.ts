@@ -119,6 +119,8 @@ async function deliverBatches(
    */
   let cursor: number | null = null;
   let cursorTried = false;
+  /** Set when the run ends: the streams finish the post they are in, and leave the rest pending. */
+  let ending = false;
 
   /**
    * Posts a stream's queue until it is empty, or the stream backs off. The queue leaves `queues` in
@@ -129,7 +131,7 @@ async function deliverBatches(
     const queue = queues.get(stream) ?? [];
     try {
       for (let delivery = queue.shift(); delivery; delivery = queue.shift()) {
-        if (abortSignal.aborted) return;
+        if (abortSignal.aborted || ending) return;
         let signer = signers.get(delivery.secret);
         if (!signer) {
           signer = new Webhook(delivery.secret);
@@ -230,6 +232,7 @@ async function deliverBatches(
     const gathered = Date.now() - lastFetch;
     if (gathered < GATHER_MS && !abortSignal.aborted) await sleep(GATHER_MS - gathered);
   }
+  ending = true;
   await Promise.all(inFlight.values());
   if (delivered.length > 0) {
     await sql`select from chat_server.next_webhook_deliveries(${webhookId}, ${delivered}, ${statuses}, ${[]}, 0)`;
