@@ -7,8 +7,8 @@
  * after a failed attempt, so a slow conversation holds back only itself. While nothing backs off, the
  * job holds every pending delivery and fetches by a cursor, only those newer than it has: finding the
  * oldest pending delivery of every stream walks the index entries of all deliveries made since the
- * last vacuum, which made a fetch 6 ms at the start of a 3 s window at 1,000 sends/s and 46–72 ms at
- * its end, while by the cursor it stayed 3.4–5.6 ms. A failure is recorded by
+ * last vacuum, which made a fetch 7–12 ms at the start of a 3 s window at 1,000 sends/s and 31–72 ms
+ * at its end, while by the cursor it stayed 2.8–6.1 ms (docs/webhooks.md). A failure is recorded by
  * chat_server.webhook_attempt_failed, which queues the webhook's job again for the retry. The job runs
  * until nothing is due (or `MAX_RUN_MS`, then it hands over to a new job of the webhook).
  */
