@@ -169,6 +169,39 @@ test('deliveries keep the order of each conversation; event types filter what is
   await db.sql`select chat_admin.delete_webhook(${webhook.webhook_id})`;
 });
 
+test('a back-off in the middle of a stream of sends keeps every conversation in order, each delivery once', async () => {
+  // The job is fetching by its cursor, with deliveries of several conversations queued, when one
+  // conversation's delivery fails: that conversation's later deliveries must wait behind it.
+  const r = await receiver((index) => (index === 25 ? 500 : 200));
+  const webhook = await subscribe(r.url, ['message.created']);
+  const chats = [
+    await sendTo(db.sql, 'ann', 'ben', 'x0'),
+    await sendTo(db.sql, 'ben', 'cat', 'y0'),
+    await sendTo(db.sql, 'cat', 'ann', 'z0'),
+  ];
+  await Promise.all(
+    chats.map(async (chat, k) => {
+      for (let i = 1; i <= 30; i++)
+        await sendIn(db.sql, ['ann', 'ben', 'cat'][k] ?? 'ann', chat.conversation_id, `m${i}`);
+    }),
+  );
+  const seen = (await r.waitForAccepted(93, 10_000)).map(
+    (q) => JSON.parse(q.body) as { data: { conversation_id: number; message: { seq: number } } },
+  );
+  for (const chat of chats) {
+    const seqs = seen
+      .filter((e) => e.data.conversation_id === Number(chat.conversation_id))
+      .map((e) => e.data.message.seq);
+    const first = seqs[0] ?? 0;
+    assert.equal(
+      seqs,
+      Array.from({ length: 31 }, (_, n) => first + n),
+      `conversation ${chat.conversation_id}: its 31 messages in order, once each`,
+    );
+  }
+  await db.sql`select chat_admin.delete_webhook(${webhook.webhook_id})`;
+});
+
 test('a conversation backing off holds back only itself, not the other conversations of its webhook', async () => {
   let refused = '';
   const r = await receiver((_index, q) => {
