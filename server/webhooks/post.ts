@@ -60,10 +60,9 @@ class RefusedTarget extends Error {}
 
 /**
  * Kept-alive connections (undici: a POST costs about half the CPU of node:http's client, 36–61 against
- * 93–132 µs, bench/webhook-post.ts), one pool per setting of
- * allowPrivate, so a connection made while private addresses were allowed is never reused when they
- * are not. Every new connection resolves its host through the guarded lookup; undici follows no
- * redirect unless told to.
+ * 93–132 µs, bench/webhook-post.ts), one pool per setting of allowPrivate, so a connection made while
+ * private addresses were allowed is never reused when they are not. Every new connection resolves its
+ * host through the guarded lookup; undici follows no redirect unless told to.
  */
 const agents = new Map<boolean, Agent>();
 function agentFor(allowPrivate: boolean): Agent {
