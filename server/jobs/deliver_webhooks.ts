@@ -177,13 +177,14 @@ async function deliverBatches(
     if (abortSignal.aborted || Date.now() - started > MAX_RUN_MS) break;
     run.takeNotified();
     const failing = (waker.failures.get(webhookId) ?? 0) >= FAILING_AFTER;
-    const slots = (failing ? FAILING_IN_FLIGHT : MAX_STREAMS) - inFlight.size;
+    const streamLimit = failing ? FAILING_IN_FLIGHT : MAX_STREAMS;
     const marked = delivered.splice(0);
     const markedStatuses = statuses.splice(0);
     const queued = [...queues.values()].reduce((sum, queue) => sum + queue.length, 0);
     // With a cursor, fetched deliveries wait in their queues, so fetching stops while many do; without
-    // one, a fetch leaves out busy streams, and returns only what free slots can take.
-    const count = cursor !== null ? (queued < MAX_QUEUED ? BATCH : 0) : slots > 0 ? BATCH : 0;
+    // one, a fetch leaves out busy streams, and is made only while a stream could start.
+    const count =
+      cursor !== null ? (queued < MAX_QUEUED ? BATCH : 0) : inFlight.size < streamLimit ? BATCH : 0;
     let cursorOnOffer: number | null = null;
     if (cursor === null && !cursorTried && queues.size === 0 && count > 0) {
       cursorTried = true;
@@ -207,12 +208,12 @@ async function deliverBatches(
       if (cursor !== null && row.delivery_id > cursor) cursor = row.delivery_id;
       const queue = queues.get(row.stream);
       if (queue) queue.push(row);
-      else if (cursor !== null || queues.size < slots + inFlight.size) queues.set(row.stream, [row]);
+      else if (cursor !== null || queues.size < streamLimit) queues.set(row.stream, [row]);
       // else: left for a later fetch, which finds it at its stream's head again
     }
     for (const stream of queues.keys()) {
       if (inFlight.has(stream)) continue;
-      if (inFlight.size >= (failing ? FAILING_IN_FLIGHT : MAX_STREAMS)) break;
+      if (inFlight.size >= streamLimit) break;
       inFlight.set(
         stream,
         postStream(stream)
