@@ -98,8 +98,6 @@ function guardedLookup(allowPrivate: boolean): LookupFunction {
 
 function describe(error: unknown): string {
   if (error instanceof RefusedTarget) return error.message;
-  const cause = (error as { cause?: unknown }).cause;
-  if (cause instanceof RefusedTarget) return cause.message;
   const code = (error as NodeJS.ErrnoException).code;
   const message = error instanceof Error ? error.message : String(error);
   return code && !message.includes(code) ? `${code}: ${message}` : message;
