@@ -16,11 +16,11 @@ begin
       message = 'events must list 1 to 100 event types, such as message.created, message.* or *';
   end if;
   -- It takes the events the log gets from now on.
-  insert into chat_private.webhooks (url, events, secret, taken_through)
+  insert into chat_private.webhooks (url, events, secret, taken_through, listed_from)
   values (chat_private.checked_webhook_url(create_webhook.url),
           array(select distinct e from unnest(create_webhook.events) e order by e),
           chat_private.checked_webhook_secret(create_webhook.secret),
-          coalesce(chat_server.latest_event_position(), 0))
+          coalesce(chat_server.latest_event_position(), 0), coalesce(chat_server.latest_event_position(), 0))
   returning webhook_id, url, events, secret, created_at into v_webhook;
   -- The servers wake a webhook's job as the log grows: they learn of this one.
   perform pg_notify('microchatter_webhooks', 'changed');

@@ -4,10 +4,14 @@
 -- The event log is the outbox. A sending transaction writes nothing for webhooks: its events, in the
 -- log in commit order under the event lock (chat_private/events.sql), are what its webhooks will be
 -- sent, and a rolled-back transaction wrote none. Each webhook keeps how far into the log it has
--- taken (taken_through); its job takes what follows (chat_private.take_webhook_events), outside any
--- sending transaction, into chat_private.webhook_deliveries, one row per wanted event, and the rows
--- carry attempts, retries and outcome from there. Those rows were written at commit before, under
--- the event lock every sender waits for (docs/webhooks.md says what each way cost).
+-- taken (taken_through): every event up to there was delivered or is in chat_private.webhook_deliveries.
+-- While a webhook has no pending delivery, its job posts the events after taken_through straight from
+-- the log (chat_server.next_webhook_events) and moves taken_through past those that reached the
+-- receiver: an event its receiver takes at the first attempt costs no row. At the first failed attempt
+-- (and for the direct deliveries below) the events still to post become rows
+-- (chat_private.take_webhook_events), which carry attempts, retries and outcome from there, until none
+-- is pending. Deliveries were rows written at commit before, under the event lock every sender waits
+-- for, then rows written by the job for every event (docs/webhooks.md says what each way cost).
 --
 -- The servers wake a webhook's job when the log grows (microchatter_events, the relays' channel) and
 -- for deliveries written directly (push.needed, message.reported: microchatter_webhooks, naming the
@@ -85,13 +89,14 @@ end
 $$;
 
 -- Takes the events the log holds after the webhook's taken_through into its deliveries, one per
--- event it wants, in log order, and moves taken_through past every event read: a page of events a
--- statement, until the log is read to its end or at_most deliveries are written (null: no bound).
--- Locks the webhook's row, so two callers never take the same event twice. Returns how many events
--- it read and how many deliveries it wrote.
+-- event it wants (but those at skip_positions: posted already from the log), in log order, and moves
+-- taken_through past every event read: a page of events a statement, until the log is read to its
+-- end or at_most deliveries are written (null: no bound). Locks the webhook's row, so two callers
+-- never take the same event twice. Returns how many events it read and how many deliveries it wrote.
 create or replace function chat_private.take_webhook_events(
   webhook_id bigint,
   at_most integer default null,
+  skip_positions bigint[] default '{}',
   out events_read integer,
   out deliveries_written integer
 )
@@ -125,10 +130,12 @@ begin
       order by e.position
       limit c_page
     ), taken as (
-      insert into chat_private.webhook_deliveries (webhook_id, stream, event_type, payload, occurred_at)
-      select v_webhook.webhook_id, chat_private.webhook_stream(f.payload), f.type, f.payload, f.created_at
+      insert into chat_private.webhook_deliveries
+        (webhook_id, stream, event_type, payload, occurred_at, event_position)
+      select v_webhook.webhook_id, chat_private.webhook_stream(f.payload), f.type, f.payload, f.created_at,
+        f.position
       from fresh f
-      where chat_private.webhook_wants(v_webhook.events, f.type)
+      where chat_private.webhook_wants(v_webhook.events, f.type) and not f.position = any(skip_positions)
       order by f.position
       returning 1
     )

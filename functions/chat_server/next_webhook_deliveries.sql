@@ -8,6 +8,7 @@ create or replace function chat_server.next_webhook_deliveries(
 )
 returns table (
   delivery_id bigint,
+  event_position bigint,
   stream text,
   url text,
   secret text,
@@ -42,7 +43,15 @@ begin
   if max_count <= 0 then
     return;
   end if;
-  -- New events of the log first, a batch's worth at most.
+  -- Nothing pending: the job goes on from the log (chat_server.next_webhook_events), which costs no rows.
+  if not exists (
+    select from chat_private.webhook_deliveries d
+    where d.webhook_id = next_webhook_deliveries.webhook_id and d.status = 'pending'
+  ) then
+    return;
+  end if;
+  -- New events of the log first, a batch's worth at most: behind a stream that backs off, its later
+  -- events wait as rows.
   perform chat_private.take_webhook_events(webhook_id, max_count);
   if after_id is not null then
     -- The job holds every pending delivery up to after_id (chat_server.webhook_delivery_cursor): only
@@ -51,7 +60,7 @@ begin
     -- vacuum, a cost that grew with each delivery (1.8 to 19 ms a call over 6,000 of them).
     -- "status || ''" keeps the planner off the partial index, where after_id bounds nothing.
     return query
-    select d.delivery_id, d.stream, w.url, w.secret, d.event_type, d.payload::text, d.occurred_at, d.attempts
+    select d.delivery_id, d.event_position, d.stream, w.url, w.secret, d.event_type, d.payload::text, d.occurred_at, d.attempts
     from chat_private.webhook_deliveries d
     join chat_private.webhooks w on w.webhook_id = d.webhook_id
     where d.webhook_id = next_webhook_deliveries.webhook_id and d.delivery_id > after_id
@@ -91,7 +100,7 @@ begin
     perform chat_private.wake_webhook(webhook_id, v_retry_at);
   end if;
   return query
-  select d.delivery_id, d.stream, w.url, w.secret, d.event_type, d.payload::text, d.occurred_at, d.attempts
+  select d.delivery_id, d.event_position, d.stream, w.url, w.secret, d.event_type, d.payload::text, d.occurred_at, d.attempts
   from unnest(v_due) as s (stream)
   cross join lateral (
     select * from chat_private.webhook_deliveries d
@@ -106,7 +115,8 @@ end
 $$;
 comment on function chat_server.next_webhook_deliveries(bigint, bigint[], integer[], text[], integer, bigint) is
   'For the deliver_webhooks job: marks the deliveries it posted (delivered, with the receiver''s 2xx '
-  'status, pairwise), takes the webhook''s new events from the log into deliveries, then returns up '
+  'status, pairwise); then, while any delivery of the webhook is pending, takes the webhook''s new '
+  'events from the log into deliveries and returns up '
   'to max_count due pending deliveries of the webhook, oldest first, leaving out streams whose oldest '
   'delivery is backing off after a failed attempt and busy_streams (those the job still has in '
   'flight); commit order within each stream. When only backing-off streams are left, the webhook''s '

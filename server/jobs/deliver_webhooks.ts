@@ -1,22 +1,27 @@
 /**
- * Task `deliver_webhooks` {webhook_id}: posts the pending deliveries of one webhook, in batches. The
- * webhook's graphile-worker queue runs one such job at a time across all processes; within it, each
- * stream (a conversation) is posted one delivery after the other, in commit order, and up to
- * `MAX_STREAMS` streams at once. One query (chat_server.next_webhook_deliveries) marks what was
- * delivered and fetches the next batch, leaving out the streams still in flight and those backing off
- * after a failed attempt, so a slow conversation holds back only itself. While nothing backs off, the
- * job holds every pending delivery and fetches by a cursor, only those newer than it has: finding the
- * oldest pending delivery of every stream walks the index entries of all deliveries made since the
- * last vacuum, which made a fetch 7–12 ms at the start of a 3 s window at 1,000 sends/s and 31–72 ms
- * at its end, while by the cursor it stayed 2.8–6.1 ms (docs/webhooks.md). A failure is recorded by
- * chat_server.webhook_attempt_failed, which queues the webhook's job again for the retry. The job runs
- * until nothing is due (or `MAX_RUN_MS`, then it hands over to a new job of the webhook).
+ * Task `deliver_webhooks` {webhook_id}: posts the webhook's events, in batches. The webhook's
+ * graphile-worker queue runs one such job at a time across all processes; within it, each stream (a
+ * conversation) is posted one delivery after the other, in commit order, and up to `MAX_STREAMS`
+ * streams at once.
+ *
+ * While the webhook has no pending delivery, the job posts straight from the event log
+ * (chat_server.next_webhook_events): one query records what reached the receiver by moving the
+ * webhook's taken_through past it and fetches the next events, and an event taken at the first attempt
+ * costs no row. At the first failed attempt, the events still to post become delivery rows
+ * (chat_server.webhook_events_to_deliveries) and the job goes on by rows
+ * (chat_server.next_webhook_deliveries), which carry attempts and back-off, leaving out the streams
+ * still in flight and those backing off, so a slow conversation holds back only itself; once no row is
+ * pending, back to the log. While nothing backs off, the job holds every pending row and fetches by a
+ * cursor, only those newer than it has: finding the oldest pending delivery of every stream walks the
+ * index entries of all deliveries made since the last vacuum (docs/webhooks.md). A failed row is
+ * recorded by chat_server.webhook_attempt_failed, which queues the webhook's job again for the retry.
+ * The job runs until nothing is due (or `MAX_RUN_MS`, then it hands over to a new job of the webhook).
  */
 import type { Task } from 'graphile-worker';
 import { Webhook } from 'standardwebhooks';
 import type { Sql } from '../db.ts';
 import { log } from '../logger.ts';
-import { postWebhook } from '../webhooks/post.ts';
+import { type PostResult, postWebhook } from '../webhooks/post.ts';
 import type { WebhookRun, WebhookWaker } from '../webhooks/wake.ts';
 
 export interface WebhookSettings {
@@ -28,7 +33,10 @@ export interface WebhookSettings {
 }
 
 interface Delivery {
-  delivery_id: number;
+  /** Null for an event posted from the log, which has no row. */
+  delivery_id: number | null;
+  /** The event's position in the log; null for a direct delivery (push.needed, message.reported). */
+  event_position: number | null;
   stream: string;
   url: string;
   secret: string;
@@ -36,12 +44,25 @@ interface Delivery {
   /** The event's JSON as PostgreSQL wrote it: it goes into the body as it is. */
   payload: string | null;
   occurred_at: string;
-  attempts: number;
 }
 
-/** What the receiver gets: the Standard Webhooks body and headers (webhook-id is stable per delivery). */
+/** A row of chat_server.next_webhook_events. */
+interface LogEvent extends Omit<Delivery, 'delivery_id'> {
+  read_through: number | null;
+  rows_pending: boolean;
+}
+
+/**
+ * The webhook-id header, stable per event and endpoint: the event's position for an event of the log
+ * (posted from it, or from the row it became after a failure), the row's id for a direct delivery.
+ */
+export function webhookMessageId(delivery: Pick<Delivery, 'delivery_id' | 'event_position'>): string {
+  return delivery.event_position !== null ? `evt_${delivery.event_position}` : `msg_${delivery.delivery_id}`;
+}
+
+/** What the receiver gets: the Standard Webhooks body and headers. */
 export function signedRequest(delivery: Delivery, now = new Date(), signer = new Webhook(delivery.secret)) {
-  const id = `msg_${delivery.delivery_id}`;
+  const id = webhookMessageId(delivery);
   const body = `{"type":${JSON.stringify(delivery.event_type)},"timestamp":${JSON.stringify(delivery.occurred_at)},"data":${delivery.payload ?? 'null'}}`;
   return {
     body,
@@ -58,7 +79,7 @@ const MAX_STREAMS = 16;
 /** Deliveries fetched at most per query, and per stream (next_webhook_deliveries without a cursor). */
 const BATCH = 500;
 const STREAM_BATCH = 100;
-/** With a cursor, fetching pauses while this many deliveries wait in the job's queues. */
+/** Fetching pauses while this many fetched deliveries wait in the job's queues. */
 const MAX_QUEUED = 2000;
 /**
  * Between two fetches of a busy webhook at least this long passes, so that a fetch finds several new
@@ -77,6 +98,21 @@ const FAILING_IN_FLIGHT = 2;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** What one run of a webhook's job works with. */
+interface JobRun {
+  sql: Sql;
+  settings: WebhookSettings;
+  waker: WebhookWaker;
+  webhookId: number;
+  run: WebhookRun;
+  abortSignal: AbortSignal;
+  started: number;
+}
+
+const overdue = (job: JobRun) => job.abortSignal.aborted || Date.now() - job.started > MAX_RUN_MS;
+const streamLimit = (job: JobRun) =>
+  (job.waker.failures.get(job.webhookId) ?? 0) >= FAILING_AFTER ? FAILING_IN_FLIGHT : MAX_STREAMS;
+
 export function deliverWebhooks(sql: Sql, settings: WebhookSettings, waker: WebhookWaker): Task {
   return async (payload, helpers) => {
     const { webhook_id: webhookId, stream } = payload as { webhook_id: number; stream?: string };
@@ -87,55 +123,104 @@ export function deliverWebhooks(sql: Sql, settings: WebhookSettings, waker: Webh
       return;
     }
     const run = waker.claim(webhookId);
+    const job: JobRun = {
+      sql,
+      settings,
+      waker,
+      webhookId,
+      run,
+      abortSignal: helpers.abortSignal,
+      started: Date.now(),
+    };
     try {
-      await deliverBatches(sql, settings, waker, webhookId, run, helpers.abortSignal);
+      // From the log while no row is pending; by rows while some are, and back once they are gone. Rows
+      // that posted nothing (all backing off) end the run: their retry job comes back for them.
+      while ((await deliverFromLog(job)) === 'rows' && !overdue(job)) {
+        if (!(await deliverRows(job)) || overdue(job)) break;
+      }
+      // Shutting down, or ran long: the rest goes on in a new job, from whichever process takes it.
+      if (overdue(job)) await waker.kick(webhookId);
     } finally {
       run.release();
     }
   };
 }
 
-async function deliverBatches(
-  sql: Sql,
-  settings: WebhookSettings,
-  waker: WebhookWaker,
-  webhookId: number,
-  run: WebhookRun,
-  abortSignal: AbortSignal,
-): Promise<void> {
-  const started = Date.now();
+/**
+ * Queues of fetched deliveries per stream, each posted one delivery after the other by a task of its
+ * own, up to a limit of streams at once. `posted` decides after each post whether its stream goes on.
+ */
+class StreamPoster {
   /** Fetched deliveries not posted yet, per stream, oldest first; a stream here is busy. */
-  const queues = new Map<string, Delivery[]>();
-  const inFlight = new Map<string, Promise<void>>();
-  const delivered: number[] = [];
-  const statuses: number[] = [];
-  const signers = new Map<string, Webhook>();
-  /**
-   * While not null, the job holds every pending delivery up to this delivery_id (queued, in flight or
-   * posted) and fetches only those after it: no walk over the heads of every stream. Taken once per
-   * run, when a fetch with nothing in flight returned everything pending and nothing was backing off
-   * (chat_server.webhook_delivery_cursor); given up for the run at the first back-off, whose stream the
-   * heads then hold back.
-   */
-  let cursor: number | null = null;
-  let cursorTried = false;
-  /** Set when the run ends: the streams finish the post they are in, and leave the rest pending. */
-  let ending = false;
+  readonly queues = new Map<string, Delivery[]>();
+  readonly inFlight = new Map<string, Promise<void>>();
+  /** Set to stop: the streams finish the post they are in, and leave the rest. */
+  stopped = false;
+  private readonly signers = new Map<string, Webhook>();
+
+  constructor(
+    private readonly job: JobRun,
+    private readonly posted: (delivery: Delivery, result: PostResult) => Promise<'next' | 'stop'>,
+  ) {}
+
+  get queued(): number {
+    let sum = 0;
+    for (const queue of this.queues.values()) sum += queue.length;
+    return sum;
+  }
+
+  get idle(): boolean {
+    return this.inFlight.size === 0 && this.queues.size === 0;
+  }
+
+  /** Queues a delivery; a new stream only if `newStreams`. Returns whether it was queued. */
+  add(delivery: Delivery, newStreams = true): boolean {
+    const queue = this.queues.get(delivery.stream);
+    if (queue) queue.push(delivery);
+    else if (newStreams) this.queues.set(delivery.stream, [delivery]);
+    else return false;
+    return true;
+  }
+
+  /** Starts streams that have a queue and no task, up to `limit` tasks. */
+  start(limit: number): void {
+    for (const stream of this.queues.keys()) {
+      if (this.inFlight.has(stream)) continue;
+      if (this.inFlight.size >= limit) break;
+      this.inFlight.set(
+        stream,
+        this.postStream(stream)
+          .catch((error) =>
+            log.error({ err: error, webhook_id: this.job.webhookId }, 'webhook stream failed'),
+          )
+          .finally(() => {
+            this.inFlight.delete(stream);
+            this.job.run.poke();
+          }),
+      );
+    }
+  }
+
+  /** Waits for every stream's task to end. */
+  async settle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight.values());
+  }
 
   /**
-   * Posts a stream's queue until it is empty, or the stream backs off. The queue leaves `queues` in
-   * the step that finds it empty (no await between), so a delivery fetched a moment later starts a
-   * new queue rather than joining one nobody posts.
+   * Posts a stream's queue until it is empty, or `posted` stops it. The queue leaves `queues` in the
+   * step that finds it empty (no await between), so a delivery fetched a moment later starts a new
+   * queue rather than joining one nobody posts.
    */
-  const postStream = async (stream: string) => {
-    const queue = queues.get(stream) ?? [];
+  private async postStream(stream: string): Promise<void> {
+    const { settings, waker, webhookId, abortSignal } = this.job;
+    const queue = this.queues.get(stream) ?? [];
     try {
       for (let delivery = queue.shift(); delivery; delivery = queue.shift()) {
-        if (abortSignal.aborted || ending) return;
-        let signer = signers.get(delivery.secret);
+        if (abortSignal.aborted || this.stopped) return;
+        let signer = this.signers.get(delivery.secret);
         if (!signer) {
           signer = new Webhook(delivery.secret);
-          signers.set(delivery.secret, signer);
+          this.signers.set(delivery.secret, signer);
         }
         const { body, headers } = signedRequest(delivery, new Date(), signer);
         const result = await postWebhook(delivery.url, body, {
@@ -144,49 +229,210 @@ async function deliverBatches(
           allowPrivate: settings.webhookAllowPrivate,
           signal: abortSignal,
         });
-        if (result.ok) {
-          waker.failures.delete(webhookId);
-          delivered.push(delivery.delivery_id);
-          statuses.push(result.status);
-          continue;
-        }
-        if (abortSignal.aborted) return; // not the receiver's failure: no attempt spent
-        waker.failures.set(webhookId, (waker.failures.get(webhookId) ?? 0) + 1);
-        const [{ outcome }] = await sql<{ outcome: string }[]>`
-          select chat_server.webhook_attempt_failed(${delivery.delivery_id}, ${result.status}, ${result.error},
-            ${settings.webhookRetryBaseMs}, ${settings.webhookRetryMaxMs}, ${settings.webhookRetryHours}) as outcome`;
-        if (outcome === 'failed') {
-          log.warn(
-            { webhook_id: webhookId, delivery_id: delivery.delivery_id, reason: result.error },
-            'webhook delivery failed for good',
-          );
-          continue;
-        }
-        // Backing off: the rest of the stream waits for the retry, pending in the table, where only
-        // the heads see that it waits.
-        cursor = null;
-        return;
+        if (result.ok) waker.failures.delete(webhookId);
+        else if (abortSignal.aborted)
+          return; // not the receiver's failure: no attempt spent
+        else waker.failures.set(webhookId, (waker.failures.get(webhookId) ?? 0) + 1);
+        if ((await this.posted(delivery, result)) === 'stop') return;
       }
     } finally {
-      if (queues.get(stream) === queue) queues.delete(stream);
+      if (this.queues.get(stream) === queue) this.queues.delete(stream);
     }
-  };
+  }
+}
+
+/** Waits for a stream to finish or a notification, then lets a little more gather. */
+async function gather(job: JobRun, lastFetch: number): Promise<void> {
+  await job.run.next(1000);
+  const gathered = Date.now() - lastFetch;
+  if (gathered < GATHER_MS && !job.abortSignal.aborted) await sleep(GATHER_MS - gathered);
+}
+
+/**
+ * The positions fetched from the log and not delivered yet, in log order: every event before the
+ * oldest of them reached the receiver or was not wanted.
+ */
+class Outstanding {
+  private order: number[] = [];
+  private head = 0;
+  /** Delivered, with the receiver's status, but after the oldest still outstanding. */
+  readonly ahead = new Map<number, number>();
+
+  add(position: number): void {
+    this.order.push(position);
+  }
+
+  delivered(position: number, status: number): void {
+    this.ahead.set(position, status);
+    while (this.head < this.order.length && this.ahead.delete(this.order[this.head] as number)) this.head++;
+    if (this.head > 1024) {
+      this.order = this.order.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** What taken_through may move to, with everything up to `readThrough` fetched. */
+  through(readThrough: number | null): number | null {
+    const oldest = this.order[this.head];
+    return oldest !== undefined ? oldest - 1 : readThrough;
+  }
+}
+
+/**
+ * Posts the webhook's events straight from the log while none of its deliveries is pending. Returns
+ * 'rows' when rows are to go first (pending ones found, or an attempt failed and the events still to
+ * post became rows), 'done' when the log is posted to its end and nothing is left, or the run is over.
+ */
+async function deliverFromLog(job: JobRun): Promise<'rows' | 'done'> {
+  const { sql, webhookId } = job;
+  const outstanding = new Outstanding();
+  let readThrough: number | null = null;
+  const delivered: number[] = [];
+  const statuses: number[] = [];
+  const failures: { position: number; status: number | null; error: string }[] = [];
+  let rowsPending = false;
+  const poster = new StreamPoster(job, async (delivery, result) => {
+    const position = delivery.event_position as number;
+    if (result.ok) {
+      delivered.push(position);
+      statuses.push(result.status);
+      outstanding.delivered(position, result.status);
+      return 'next';
+    }
+    // The first failure turns the rest into rows: every stream stops after the post it is in.
+    failures.push({ position, status: result.status, error: result.error });
+    poster.stopped = true;
+    return 'stop';
+  });
 
   let lastFetch = 0;
-  for (;;) {
-    if (abortSignal.aborted || Date.now() - started > MAX_RUN_MS) break;
-    run.takeNotified();
-    const failing = (waker.failures.get(webhookId) ?? 0) >= FAILING_AFTER;
-    const streamLimit = failing ? FAILING_IN_FLIGHT : MAX_STREAMS;
+  while (!overdue(job) && failures.length === 0 && !rowsPending) {
+    job.run.takeNotified();
+    const count = poster.queued < MAX_QUEUED ? BATCH : 0;
     const marked = delivered.splice(0);
     const markedStatuses = statuses.splice(0);
-    const queued = [...queues.values()].reduce((sum, queue) => sum + queue.length, 0);
+    lastFetch = Date.now();
+    const rows: LogEvent[] =
+      count > 0 || marked.length > 0
+        ? await sql<LogEvent[]>`
+            select * from chat_server.next_webhook_events(${webhookId}, ${marked}, ${markedStatuses},
+              ${outstanding.through(readThrough)}, ${readThrough}, ${count})`
+        : [];
+    for (const row of rows) {
+      if (row.rows_pending) {
+        rowsPending = true;
+        break;
+      }
+      if (row.read_through !== null && (readThrough === null || row.read_through > readThrough)) {
+        readThrough = row.read_through;
+      }
+      if (row.event_position === null) continue; // a page with nothing the webhook wants
+      outstanding.add(row.event_position);
+      poster.add({ ...row, delivery_id: null });
+    }
+    if (rowsPending || failures.length > 0) break;
+    poster.start(streamLimit(job));
+    if (poster.idle && rows.length === 0 && delivered.length === 0) {
+      if (job.run.takeNotified()) continue;
+      return 'done';
+    }
+    await gather(job, lastFetch);
+  }
+  // A run that ends posts its queues out: the next one starts from taken_through, and would post again
+  // what reached the receiver after the oldest event still queued. Pending rows or a failure stop the
+  // streams at once (rows will carry what they hold; a failure makes them rows now), as a shutdown does.
+  while (failures.length === 0 && !rowsPending && !job.abortSignal.aborted && !poster.idle) {
+    poster.start(streamLimit(job));
+    await poster.settle();
+  }
+  poster.stopped = true;
+  await poster.settle();
+  const through = outstanding.through(readThrough);
+  // Beyond taken_through, every event that reached the receiver, recorded before or not: rows made of
+  // the log meanwhile (or now) must not post them again.
+  const reached = new Map(outstanding.ahead);
+  delivered.forEach((position, i) => reached.set(position, statuses[i] as number));
+  const positions = [...reached.keys()];
+  const codes = [...reached.values()];
+  if (failures.length === 0) {
+    if (positions.length > 0 || through !== null) {
+      await sql`select from chat_server.next_webhook_events(${webhookId}, ${positions}, ${codes},
+        ${through}, ${readThrough}, 0)`;
+    }
+    return rowsPending ? 'rows' : 'done';
+  }
+  const rows = await sql<{ event_position: number; delivery_id: number }[]>`
+    select * from chat_server.webhook_events_to_deliveries(${webhookId}, ${positions}, ${codes}, ${through},
+      ${failures.map((failure) => failure.position)})`;
+  const ids = new Map(rows.map((row) => [Number(row.event_position), row.delivery_id]));
+  for (const failure of failures) {
+    const deliveryId = ids.get(failure.position);
+    if (deliveryId !== undefined) await attemptFailed(job, deliveryId, failure.status, failure.error);
+  }
+  return 'rows';
+}
+
+/** Records a failed attempt of a row; returns whether it is failed for good (its stream moves on). */
+async function attemptFailed(job: JobRun, deliveryId: number, status: number | null, error: string) {
+  const { settings } = job;
+  const [{ outcome }] = await job.sql<{ outcome: string }[]>`
+    select chat_server.webhook_attempt_failed(${deliveryId}, ${status}, ${error},
+      ${settings.webhookRetryBaseMs}, ${settings.webhookRetryMaxMs}, ${settings.webhookRetryHours}) as outcome`;
+  if (outcome === 'failed') {
+    log.warn(
+      { webhook_id: job.webhookId, delivery_id: deliveryId, reason: error },
+      'webhook delivery failed for good',
+    );
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Posts the webhook's pending rows, taking its new events of the log into rows as it goes, until no
+ * row is due. Returns whether it posted anything.
+ */
+async function deliverRows(job: JobRun): Promise<boolean> {
+  const { sql, webhookId } = job;
+  const delivered: number[] = [];
+  const statuses: number[] = [];
+  let posts = 0;
+  /**
+   * While not null, the job holds every pending delivery up to this delivery_id (queued, in flight or
+   * posted) and fetches only those after it: no walk over the heads of every stream. Taken once, when
+   * a fetch with nothing in flight returned everything pending and nothing was backing off
+   * (chat_server.webhook_delivery_cursor); given up at the first back-off, whose stream the heads then
+   * hold back.
+   */
+  let cursor: number | null = null;
+  let cursorTried = false;
+  const poster = new StreamPoster(job, async (delivery, result) => {
+    posts++;
+    const deliveryId = delivery.delivery_id as number;
+    if (result.ok) {
+      delivered.push(deliveryId);
+      statuses.push(result.status);
+      return 'next';
+    }
+    if (await attemptFailed(job, deliveryId, result.status, result.error)) return 'next';
+    // Backing off: the rest of the stream waits for the retry, pending in the table, where only the
+    // heads see that it waits.
+    cursor = null;
+    return 'stop';
+  });
+
+  let lastFetch = 0;
+  while (!overdue(job)) {
+    job.run.takeNotified();
+    const limit = streamLimit(job);
+    const marked = delivered.splice(0);
+    const markedStatuses = statuses.splice(0);
     // With a cursor, fetched deliveries wait in their queues, so fetching stops while many do; without
     // one, a fetch leaves out busy streams, and is made only while a stream could start.
     const count =
-      cursor !== null ? (queued < MAX_QUEUED ? BATCH : 0) : inFlight.size < streamLimit ? BATCH : 0;
+      cursor !== null ? (poster.queued < MAX_QUEUED ? BATCH : 0) : poster.inFlight.size < limit ? BATCH : 0;
     let cursorOnOffer: number | null = null;
-    if (cursor === null && !cursorTried && queues.size === 0 && count > 0) {
+    if (cursor === null && !cursorTried && poster.queues.size === 0 && count > 0) {
       cursorTried = true;
       const [row] = await sql<{ cursor: number | null }[]>`
         select chat_server.webhook_delivery_cursor(${webhookId}) as cursor`;
@@ -194,52 +440,35 @@ async function deliverBatches(
     }
     const fetchedAfter = cursor;
     lastFetch = Date.now();
-    const rows =
+    const rows: Delivery[] =
       count > 0 || marked.length > 0
         ? await sql<Delivery[]>`
             select * from chat_server.next_webhook_deliveries(${webhookId}, ${marked}, ${markedStatuses},
-              ${[...queues.keys()]}, ${count}, ${cursor})`
+              ${[...poster.queues.keys()]}, ${count}, ${cursor})`
         : [];
     if (cursorOnOffer !== null && isComplete(rows, count)) cursor = cursorOnOffer;
     // A back-off while the fetch was out gave the cursor up: its stream's later deliveries may be
     // among the rows, and must wait behind its head. They are all pending, for the heads to find.
     if (fetchedAfter !== null && cursor === null) continue;
     for (const row of rows) {
-      if (cursor !== null && row.delivery_id > cursor) cursor = row.delivery_id;
-      const queue = queues.get(row.stream);
-      if (queue) queue.push(row);
-      else if (cursor !== null || queues.size < streamLimit) queues.set(row.stream, [row]);
-      // else: left for a later fetch, which finds it at its stream's head again
+      if (cursor !== null && (row.delivery_id as number) > cursor) cursor = row.delivery_id;
+      // Without a cursor, a row of a stream that cannot start now is left for a later fetch, which
+      // finds it at its stream's head again.
+      poster.add(row, cursor !== null || poster.queues.size < limit);
     }
-    for (const stream of queues.keys()) {
-      if (inFlight.has(stream)) continue;
-      if (inFlight.size >= streamLimit) break;
-      inFlight.set(
-        stream,
-        postStream(stream)
-          .catch((error) => log.error({ err: error, webhook_id: webhookId }, 'webhook stream failed'))
-          .finally(() => {
-            inFlight.delete(stream);
-            run.poke();
-          }),
-      );
-    }
-    if (inFlight.size === 0 && queues.size === 0 && rows.length === 0 && delivered.length === 0) {
-      if (run.takeNotified()) continue;
+    poster.start(limit);
+    if (poster.idle && rows.length === 0 && delivered.length === 0) {
+      if (job.run.takeNotified()) continue;
       break;
     }
-    // Something to wait for: a stream finishing, or new deliveries; then gather a little more.
-    await run.next(1000);
-    const gathered = Date.now() - lastFetch;
-    if (gathered < GATHER_MS && !abortSignal.aborted) await sleep(GATHER_MS - gathered);
+    await gather(job, lastFetch);
   }
-  ending = true;
-  await Promise.all(inFlight.values());
+  poster.stopped = true;
+  await poster.settle();
   if (delivered.length > 0) {
     await sql`select from chat_server.next_webhook_deliveries(${webhookId}, ${delivered}, ${statuses}, ${[]}, 0)`;
   }
-  // Shutting down, or ran long: the rest goes on in a new job, from whichever process takes it.
-  if (abortSignal.aborted || Date.now() - started > MAX_RUN_MS) await waker.kick(webhookId);
+  return posts > 0;
 }
 
 /** Whether a fetch without a cursor returned every pending delivery: no stream or batch was cut short. */

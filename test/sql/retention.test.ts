@@ -128,6 +128,94 @@ test("the event log is the webhooks' outbox: a send writes no delivery; untaken 
   await db.sql`select chat_admin.delete_webhook(${id})`;
 });
 
+test('with no pending row a job posts from the log; what it records moves taken_through; a failure turns the rest into rows', async () => {
+  const [webhook] = await db.sql<{ webhook_id: number }[]>`
+    select * from chat_admin.create_webhook('https://hooks.example.com/straight', ${['message.created']})`;
+  const id = webhook?.webhook_id ?? 0;
+  type Event = {
+    event_position: number | null;
+    event_type: string | null;
+    payload: string | null;
+    read_through: number | null;
+    rows_pending: boolean;
+  };
+  const next = (delivered: number[], through: number | null, after: number | null, count = 100) =>
+    db.sql<Event[]>`select * from chat_server.next_webhook_events(${id}, ${delivered},
+      ${delivered.map(() => 200)}, ${through}, ${after}, ${count})`;
+  const takenThrough = async () =>
+    Number(
+      (await db.sql`select taken_through from chat_private.webhooks where webhook_id = ${id}`)[0]
+        ?.taken_through,
+    );
+  const rows = () => db.sql<{ event_position: number; status: string }[]>`
+    select event_position, status from chat_private.webhook_deliveries where webhook_id = ${id} order by delivery_id`;
+
+  const sent = await sendTo(db.sql, 'ann', 'ben', 'straight one');
+  await sendIn(db.sql, 'ben', sent.conversation_id, 'straight two');
+  await db.sql`select chat.mark_read('ann', ${sent.conversation_id})`; // not wanted, but read past
+  const page = await next([], null, null);
+  assert.equal(
+    page.map((e) => [e.event_type, JSON.parse(e.payload ?? '{}').message.body, e.rows_pending]),
+    [
+      ['message.created', 'straight one', false],
+      ['message.created', 'straight two', false],
+    ],
+  );
+  const readThrough = page[0]?.read_through ?? 0;
+  assert.ok(readThrough > (page[1]?.event_position ?? 0), 'read_through covers the conversation.read');
+  const positions = page.map((e) => e.event_position ?? 0);
+  assert.is((await next(positions, readThrough, readThrough)).length, 0, 'nothing newer');
+  assert.is(await takenThrough(), readThrough);
+  assert.is((await rows()).length, 0, 'posted from the log: no row');
+  const listed = await db.sql<{ webhook_message_id: string; status: string }[]>`
+    select * from chat_admin.list_webhook_deliveries(${id})`;
+  assert.equal(
+    listed.map((d) => [d.webhook_message_id, d.status]),
+    [...positions].reverse().map((p) => [`evt_${p}`, 'delivered']),
+  );
+
+  // A page with nothing wanted is one row of nulls that still moves the job on.
+  await db.sql`select chat.react('ben', ${sent.conversation_id}, ${sent.seq}, '👍')`; // message.updated
+  const unwanted = await next([], null, readThrough);
+  assert.equal(
+    unwanted.map((e) => [e.event_position, e.rows_pending]),
+    [[null, false]],
+  );
+  assert.ok((unwanted[0]?.read_through ?? 0) > readThrough);
+
+  // Three more; the middle one fails, the last reached the receiver: only the middle one and what
+  // was not posted become rows.
+  for (const body of ['a', 'b', 'c']) await sendIn(db.sql, 'ann', sent.conversation_id, body);
+  const three = (await next([], null, unwanted[0]?.read_through ?? null)).map((e) => e.event_position ?? 0);
+  assert.is(three.length, 3);
+  const [a, b, c] = three as [number, number, number];
+  await sendIn(db.sql, 'ann', sent.conversation_id, 'd, not fetched yet');
+  const failed = await db.sql<{ event_position: number; delivery_id: number }[]>`
+    select * from chat_server.webhook_events_to_deliveries(${id}, ${[a, c]}, ${[200, 200]}, ${a}, ${[b]})`;
+  assert.equal(
+    failed.map((f) => Number(f.event_position)),
+    [b],
+  );
+  assert.is((await takenThrough()) > c, true, 'the rest of the log was taken into rows');
+  const made = await rows();
+  assert.equal(
+    made.map((r) => r.status),
+    ['pending', 'pending'],
+  );
+  assert.is(Number(made[0]?.event_position), b);
+  assert.ok(
+    Number(made[1]?.event_position) > c,
+    'the one not fetched; c reached the receiver and has no row',
+  );
+  const pendingNow = await next([], null, null);
+  assert.equal(
+    pendingNow.map((e) => [e.event_position, e.rows_pending]),
+    [[null, true]],
+    'rows go first',
+  );
+  await db.sql`select chat_admin.delete_webhook(${id})`;
+});
+
 test('by a cursor a job fetches only newer pending deliveries, busy streams included; no cursor while one backs off', async () => {
   const [webhook] = await db.sql<{ webhook_id: number }[]>`
     select * from chat_admin.create_webhook('https://hooks.example.com/cursor', ${['message.created']})`;
@@ -139,6 +227,9 @@ test('by a cursor a job fetches only newer pending deliveries, busy streams incl
   const cursor = async () =>
     (await db.sql<{ c: number | null }[]>`select chat_server.webhook_delivery_cursor(${id}) as c`)[0]?.c;
   const first = await sendTo(db.sql, 'ann', 'ben', 'one');
+  // Rows, as after a failed attempt (with none pending the job posts from the log, and this returns none).
+  assert.is((await fetch([], null)).length, 0, 'no pending row: nothing by rows');
+  await db.sql`select * from chat_private.take_webhook_events(${id})`;
   const stream = `c:${first.conversation_id}`;
   const start = await cursor();
   assert.ok(start !== null && start !== undefined, 'nothing backs off: a cursor is offered');

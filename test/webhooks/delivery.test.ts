@@ -86,7 +86,7 @@ test('a delivery is signed the Standard Webhooks way and carries {type, timestam
   const data = verified.data as { conversation_id: number; message: { body: string; seq: number } };
   assert.is(data.conversation_id, Number(sent.conversation_id));
   assert.is(data.message.body, 'hello, hooks');
-  assert.match(got.headers['webhook-id'] ?? '', /^msg_\d+$/);
+  assert.match(got.headers['webhook-id'] ?? '', /^evt_\d+$/);
   // A different secret does not verify it.
   const other = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
   assert.throws(() => new Webhook(other).verify(got.body, got.headers));
@@ -199,6 +199,72 @@ test('a back-off in the middle of a stream of sends keeps every conversation in 
       `conversation ${chat.conversation_id}: its 31 messages in order, once each`,
     );
   }
+  await db.sql`select chat_admin.delete_webhook(${webhook.webhook_id})`;
+});
+
+test('an event taken at the first attempt leaves no row, and is listed from the log as delivered', async () => {
+  const r = await receiver();
+  const webhook = await subscribe(r.url, ['message.created']);
+  await sendTo(db.sql, 'ann', 'ben', 'before the read');
+  const chat = await sendTo(db.sql, 'ben', 'cat', 'one');
+  await db.sql`select chat.mark_read('cat', ${chat.conversation_id}, ${chat.seq})`;
+  await sendIn(db.sql, 'cat', chat.conversation_id, 'two');
+  const got = await r.waitForAccepted(3);
+  const [{ rows }] = await db.sql<{ rows: number }[]>`
+    select count(*)::int as rows from chat_private.webhook_deliveries where webhook_id = ${webhook.webhook_id}`;
+  assert.is(rows, 0, 'posted straight from the log');
+  let listed = await deliveries(webhook.webhook_id);
+  for (let i = 0; i < 40 && listed.length < 3; i++) {
+    await sleep(50); // the receiver has answered; the job records it a moment later
+    listed = await deliveries(webhook.webhook_id);
+  }
+  assert.equal(
+    listed.map((d) => [d.status, d.attempts, d.webhook_message_id]),
+    got.reverse().map((q) => ['delivered', 1, q.headers['webhook-id']]),
+    'newest first, with the webhook-id the receiver saw; the read was not wanted',
+  );
+  assert.is((await deliveries(webhook.webhook_id, true)).length, 0);
+  await db.sql`select chat_admin.delete_webhook(${webhook.webhook_id})`;
+});
+
+test('a report made while the job posts from the log: every event once, in order, the report after its message', async () => {
+  // A slow receiver keeps deliveries in flight while the report takes the log into rows.
+  const r = await receiver(() => (_q, res) => {
+    setTimeout(() => {
+      res.statusCode = 200;
+      res.end();
+    }, 3);
+  });
+  const webhook = await subscribe(r.url, ['message.created', 'message.reported']);
+  const chat = await sendTo(db.sql, 'ann', 'ben', 'r0');
+  for (let i = 1; i <= 40; i++) {
+    const sent = await sendIn(db.sql, 'ann', chat.conversation_id, `r${i}`);
+    if (i === 20)
+      await db.sql`select chat.report_message('ben', ${chat.conversation_id}, ${sent.seq}, 'spam')`;
+  }
+  for (let i = 0; i < 200 && r.requests.length < 42; i++) await sleep(25);
+  await sleep(200);
+  const events = r.requests.map((q) => ({
+    id: q.headers['webhook-id'],
+    ...(JSON.parse(q.body) as { type: string; data: { seq?: number; message?: { body: string } } }),
+  }));
+  assert.is(events.length, 42, 'each event once');
+  assert.is(new Set(events.map((e) => e.id)).size, 42);
+  assert.equal(
+    events.filter((e) => e.type === 'message.created').map((e) => e.data.message?.body),
+    Array.from({ length: 41 }, (_, n) => `r${n}`),
+  );
+  const report = events.findIndex((e) => e.type === 'message.reported');
+  const reported = events.findIndex((e) => e.data.message?.body === 'r20');
+  assert.ok(report > reported, `the report (${report}) after its message (${reported})`);
+  let pending = -1;
+  for (let i = 0; i < 40 && pending !== 0; i++) {
+    [{ pending }] = await db.sql<{ pending: number }[]>`
+      select count(*)::int as pending from chat_private.webhook_deliveries
+      where webhook_id = ${webhook.webhook_id} and status = 'pending'`;
+    if (pending !== 0) await sleep(50);
+  }
+  assert.is(pending, 0, 'the rows of events posted from the log were marked delivered');
   await db.sql`select chat_admin.delete_webhook(${webhook.webhook_id})`;
 });
 
