@@ -156,7 +156,7 @@ const MEASURABLE =
   "--max-semi-space-size=8 --expose-gc --import=data:text/javascript,process.on('SIGUSR2',()=>{globalThis.gc();console.log('collected')})";
 
 /** After two warm-up transfers and eight more, the last three must not read 2× the file above the first three. */
-test('5 MiB uploads and downloads round-trip byte-exact while server RSS grows by less than 2× the file', async () => {
+test('5 MiB uploads and downloads round-trip byte-exact while server RSS does not grow with each file', async () => {
   const child = await startServerProcess(t.db, {
     MICROCHATTER_JWT_SECRET: JWT_SECRET,
     MICROCHATTER_ADMIN_TOKEN: ADMIN_TOKEN,
@@ -200,26 +200,27 @@ test('5 MiB uploads and downloads round-trip byte-exact while server RSS grows b
     await roundTrip();
     await roundTrip();
     const afters: number[] = [];
-    for (let round = 0; round < 8; round++) {
+    for (let round = 0; round < 12; round++) {
       await roundTrip();
       afters.push(await collectedRss());
     }
-    // Kept files would grow RSS every round: the lowest of the last three rounds would then be five
-    // files above the lowest of the first three. A single reading is no baseline: one in three rounds
-    // reads ~12 MiB high here (V8 or glibc keeping a file's worth, whatever the young generation's
-    // size), and a baseline taken on such a reading, or a settling step right after it (CI once read
-    // 118 MiB, then 129, 132, 132, 133, 136), moved the old one-reading comparison by a whole file.
-    // The lowest of three moves with neither. With one copy of every upload kept on purpose, this read
-    // +17.7 MiB; without, -4 to +0.3 MiB in four runs.
-    const before = Math.min(...afters.slice(0, 3));
-    const growth = Math.min(...afters.slice(-3)) - before;
+    // Kept files would grow RSS every round: the lowest of the last four rounds would then be eight
+    // files above the lowest of the first four. A single reading is no baseline: some rounds read
+    // ~12 MiB high here (V8 or glibc keeping a file's worth, whatever the young generation's size),
+    // and the heap settles in steps over the first rounds (CI once read 118 MiB, then 129, 132, 132,
+    // 133, 136; here 120, 128, 130). The lowest of several moves with neither, as long as one of them
+    // reads low: of three, all three once read high (122, 139, 141, 126, 127, 135, 139, 140: +12.6 MiB
+    // against the 10 MiB allowed then). With one copy of every upload kept on purpose this read
+    // +31.4 MiB; without, +0.5 to +4.8 MiB in three runs.
+    const before = Math.min(...afters.slice(0, 4));
+    const growth = Math.min(...afters.slice(-4)) - before;
     const mib = (x: number) => (x / MiB).toFixed(1);
     console.log(
       `    server RSS after collection: ${mib(cold)} MiB cold; after two warm-up 5 MiB round trips and each ` +
-        `of eight more ${afters.map(mib).join(', ')} (lowest of the last three +${mib(growth)} MiB on the first three's); ` +
+        `of twelve more ${afters.map(mib).join(', ')} (lowest of the last four +${mib(growth)} MiB on the first four's); ` +
         `uncollected ${raw.map(mib).join(', ')}; peak ${mib(status('VmHWM'))}`,
     );
-    assert.ok(growth < 2 * size, `RSS grew by ${mib(growth)} MiB`);
+    assert.ok(growth < 3 * size, `RSS grew by ${mib(growth)} MiB`);
   } finally {
     await client.close();
     await child.stop();
