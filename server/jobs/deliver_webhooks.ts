@@ -351,7 +351,9 @@ async function deliverFromLog(job: JobRun): Promise<'rows' | 'done'> {
   // Beyond taken_through, every event that reached the receiver, recorded before or not: rows made of
   // the log meanwhile (or now) must not post them again.
   const reached = new Map(outstanding.ahead);
-  delivered.forEach((position, i) => reached.set(position, statuses[i] as number));
+  delivered.forEach((position, i) => {
+    reached.set(position, statuses[i] as number);
+  });
   const positions = [...reached.keys()];
   const codes = [...reached.values()];
   if (failures.length === 0) {
