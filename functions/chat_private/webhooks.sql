@@ -154,6 +154,23 @@ begin
 end
 $$;
 
+-- Marks delivered the pending rows of events a job posted from the log (their positions, with the
+-- receiver's statuses pairwise): rows a direct delivery, or a failure, made of them meanwhile.
+create or replace function chat_private.mark_posted_events(webhook_id bigint, positions bigint[], statuses integer[])
+returns void
+language sql
+volatile
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+  update chat_private.webhook_deliveries d
+  set status = 'delivered', attempts = d.attempts + 1, response_status = s.response_status,
+      last_error = null, last_attempt_at = now(), delivered_at = now(), payload = null
+  from unnest(positions, statuses) as s (event_position, response_status)
+  where d.webhook_id = mark_posted_events.webhook_id and d.status = 'pending'
+    and d.event_position = s.event_position
+$$;
+
 -- Writes one delivery of an event that is not in the log (push.needed, message.reported) to every
 -- webhook subscribed to its type, after what those webhooks have still to take from the log (so a
 -- report comes after the message it reports), and tells the servers which webhooks have new

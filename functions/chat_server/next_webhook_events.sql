@@ -40,12 +40,7 @@ begin
   );
   if v_pending and cardinality(delivered) > 0 then
     -- A direct delivery took these events into rows while the job posted them from the log.
-    update chat_private.webhook_deliveries d
-    set status = 'delivered', attempts = d.attempts + 1, response_status = s.response_status,
-        last_error = null, last_attempt_at = now(), delivered_at = now(), payload = null
-    from unnest(delivered, response_statuses) as s (event_position, response_status)
-    where d.webhook_id = next_webhook_events.webhook_id and d.status = 'pending'
-      and d.event_position = s.event_position;
+    perform chat_private.mark_posted_events(next_webhook_events.webhook_id, delivered, response_statuses);
     v_pending := exists (
       select from chat_private.webhook_deliveries d
       where d.webhook_id = next_webhook_events.webhook_id and d.status = 'pending'

@@ -22,11 +22,7 @@ begin
     return;
   end if;
   -- Events a direct delivery took into rows while the job posted them from the log.
-  update chat_private.webhook_deliveries d
-  set status = 'delivered', attempts = d.attempts + 1, response_status = s.response_status,
-      last_error = null, last_attempt_at = now(), delivered_at = now(), payload = null
-  from unnest(delivered, response_statuses) as s (event_position, response_status)
-  where d.webhook_id = v_webhook.webhook_id and d.status = 'pending' and d.event_position = s.event_position;
+  perform chat_private.mark_posted_events(v_webhook.webhook_id, delivered, response_statuses);
   if delivered_through > v_webhook.taken_through then
     update chat_private.webhooks w set taken_through = delivered_through
     where w.webhook_id = v_webhook.webhook_id;
