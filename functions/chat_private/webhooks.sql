@@ -91,12 +91,14 @@ $$;
 -- Takes the events the log holds after the webhook's taken_through into its deliveries, one per
 -- event it wants (but those at skip_positions: posted already from the log), in log order, and moves
 -- taken_through past every event read: a page of events a statement, until the log is read to its
--- end or at_most deliveries are written (null: no bound). Locks the webhook's row, so two callers
--- never take the same event twice. Returns how many events it read and how many deliveries it wrote.
+-- end, at_most deliveries are written or the page read has read_through in it (null: no bound).
+-- Locks the webhook's row, so two callers never take the same event twice. Returns how many events it
+-- read and how many deliveries it wrote.
 create or replace function chat_private.take_webhook_events(
   webhook_id bigint,
   at_most integer default null,
   skip_positions bigint[] default '{}',
+  read_through bigint default null,
   out events_read integer,
   out deliveries_written integer
 )
@@ -122,6 +124,7 @@ begin
     return;
   end if;
   loop
+    exit when read_through is not null and v_webhook.taken_through >= read_through;
     -- One statement, one snapshot: what is read is what is written and passed. Positions are handed
     -- out under the event lock, held through commit, so no event can still appear below one visible.
     with fresh as materialized (
@@ -145,7 +148,8 @@ begin
     v_webhook.taken_through := v_through;
     events_read := events_read + v_read;
     deliveries_written := deliveries_written + v_written;
-    exit when v_read < c_page or (at_most is not null and deliveries_written >= at_most);
+    exit when v_read < c_page or (at_most is not null and deliveries_written >= at_most)
+      or (read_through is not null and v_through >= read_through);
   end loop;
   if events_read > 0 then
     update chat_private.webhooks w set taken_through = v_webhook.taken_through
@@ -190,6 +194,9 @@ begin
     where chat_private.webhook_wants(w.events, type)
     order by w.webhook_id
   loop
+    -- Deleted since the list was read: skipped (its delivery would break the foreign key).
+    perform from chat_private.webhooks w where w.webhook_id = v_webhook_id for update;
+    continue when not found;
     perform chat_private.take_webhook_events(v_webhook_id);
     insert into chat_private.webhook_deliveries (webhook_id, stream, event_type, payload, occurred_at)
     values (v_webhook_id, stream, type, payload, occurred_at);

@@ -32,7 +32,8 @@ begin
   -- lock them in. Marking the deliveries first deadlocked with a delete_webhook of the same webhook.
   perform from chat_private.webhooks w where w.webhook_id = next_webhook_deliveries.webhook_id for update;
   if not found then
-    return;
+    -- Deleted: its job must stop posting what it holds (delete_webhook: nothing more is sent to it).
+    raise exception using errcode = 'MCNWH', message = format('no webhook %s', webhook_id);
   end if;
   -- The payload is not kept once it reached the receiver: fewer copies of message bodies to erase.
   update chat_private.webhook_deliveries d
@@ -122,4 +123,5 @@ comment on function chat_server.next_webhook_deliveries(bigint, bigint[], intege
   'flight); commit order within each stream. When only backing-off streams are left, the webhook''s '
   'job is queued for the first of their retries. With after_id (a cursor the job got from '
   'chat_server.webhook_delivery_cursor and moved past what it fetched since), returns instead the '
-  'pending deliveries after after_id, oldest first, busy streams included.';
+  'pending deliveries after after_id, oldest first, busy streams included. Errors: MCNWH (the '
+  'webhook was deleted: the job stops).';

@@ -32,7 +32,8 @@ begin
   where w.webhook_id = next_webhook_events.webhook_id
   for update;
   if not found then
-    return;
+    -- Deleted: its job must stop posting what it holds (delete_webhook: nothing more is sent to it).
+    raise exception using errcode = 'MCNWH', message = format('no webhook %s', webhook_id);
   end if;
   v_pending := exists (
     select from chat_private.webhook_deliveries d
@@ -92,4 +93,5 @@ comment on function chat_server.next_webhook_events(bigint, bigint[], integer[],
   'then returns the events after after_position (or taken_through) the webhook wants, oldest first, '
   'reading up to max_count events; read_through on every row is the last event read, and a page with '
   'nothing wanted is one row of nulls but read_through. While the webhook has pending deliveries, one row '
-  'with rows_pending true and nothing else: they go first, by chat_server.next_webhook_deliveries.';
+  'with rows_pending true and nothing else: they go first, by chat_server.next_webhook_deliveries. '
+  'Errors: MCNWH (the webhook was deleted: the job stops).';

@@ -98,6 +98,23 @@ const FAILING_IN_FLIGHT = 2;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** What the job's functions raise once the webhook is deleted (delete_webhook: nothing more is sent). */
+const WEBHOOK_GONE = 'MCNWH';
+
+/**
+ * Runs `work` with the poster's streams, and stops them however it ends (a failure, rows to go first,
+ * the end of the run, a database error, the webhook deleted): each ends the post it is in and posts
+ * nothing more, so no task of this job posts beside the next job of the webhook.
+ */
+async function withStreams<T>(poster: StreamPoster, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } finally {
+    poster.stopped = true;
+    await poster.settle();
+  }
+}
+
 /** What one run of a webhook's job works with. */
 interface JobRun {
   sql: Sql;
@@ -140,6 +157,9 @@ export function deliverWebhooks(sql: Sql, settings: WebhookSettings, waker: Webh
       }
       // Shutting down, or ran long: the rest goes on in a new job, from whichever process takes it.
       if (overdue(job)) await waker.kick(webhookId);
+    } catch (error) {
+      // Deleted meanwhile: its streams stopped at the post they were in, and nothing more goes to it.
+      if ((error as { code?: unknown }).code !== WEBHOOK_GONE) throw error;
     } finally {
       run.release();
     }
@@ -255,15 +275,15 @@ async function gather(job: JobRun, lastFetch: number): Promise<void> {
 class Outstanding {
   private order: number[] = [];
   private head = 0;
-  /** Delivered, with the receiver's status, but after the oldest still outstanding. */
-  readonly ahead = new Map<number, number>();
+  /** Delivered, but after the oldest still outstanding. */
+  private readonly ahead = new Set<number>();
 
   add(position: number): void {
     this.order.push(position);
   }
 
-  delivered(position: number, status: number): void {
-    this.ahead.set(position, status);
+  delivered(position: number): void {
+    this.ahead.add(position);
     while (this.head < this.order.length && this.ahead.delete(this.order[this.head] as number)) this.head++;
     if (this.head > 1024) {
       this.order = this.order.slice(this.head);
@@ -280,23 +300,30 @@ class Outstanding {
 
 /**
  * Posts the webhook's events straight from the log while none of its deliveries is pending. Returns
- * 'rows' when rows are to go first (pending ones found, or an attempt failed and the events still to
- * post became rows), 'done' when the log is posted to its end and nothing is left, or the run is over.
+ * 'rows' when rows are to go first (pending ones found, or events still to post became rows: after a
+ * failed attempt, or at the end of the run behind events that reached the receiver ahead of them),
+ * 'done' when the log is posted to its end and nothing is left, or the run is over.
  */
 async function deliverFromLog(job: JobRun): Promise<'rows' | 'done'> {
   const { sql, webhookId } = job;
   const outstanding = new Outstanding();
   let readThrough: number | null = null;
-  const delivered: number[] = [];
-  const statuses: number[] = [];
+  /**
+   * The events of this run that reached the receiver, with its status, after the taken_through of the
+   * last fetch that found no row pending. A direct delivery takes the log into rows from taken_through
+   * on, so any of them may yet have a row: every fetch passes them all, to mark such rows delivered.
+   */
+  const reached = new Map<number, number>();
+  /** Deliveries since the last fetch: one is due to record them. */
+  let unrecorded = 0;
   const failures: { position: number; status: number | null; error: string }[] = [];
   let rowsPending = false;
   const poster = new StreamPoster(job, async (delivery, result) => {
     const position = delivery.event_position as number;
     if (result.ok) {
-      delivered.push(position);
-      statuses.push(result.status);
-      outstanding.delivered(position, result.status);
+      reached.set(position, result.status);
+      unrecorded++;
+      outstanding.delivered(position);
       return 'next';
     }
     // The first failure turns the rest into rows: every stream stops after the post it is in.
@@ -305,66 +332,60 @@ async function deliverFromLog(job: JobRun): Promise<'rows' | 'done'> {
     return 'stop';
   });
 
-  let lastFetch = 0;
-  while (!overdue(job) && failures.length === 0 && !rowsPending) {
-    job.run.takeNotified();
-    const count = poster.queued < MAX_QUEUED ? BATCH : 0;
-    const marked = delivered.splice(0);
-    const markedStatuses = statuses.splice(0);
-    lastFetch = Date.now();
-    const rows: LogEvent[] =
-      count > 0 || marked.length > 0
-        ? await sql<LogEvent[]>`
-            select * from chat_server.next_webhook_events(${webhookId}, ${marked}, ${markedStatuses},
-              ${outstanding.through(readThrough)}, ${readThrough}, ${count})`
-        : [];
-    for (const row of rows) {
-      if (row.rows_pending) {
+  await withStreams(poster, async () => {
+    let lastFetch = 0;
+    while (!overdue(job) && failures.length === 0) {
+      job.run.takeNotified();
+      const count = poster.queued < MAX_QUEUED ? BATCH : 0;
+      const through = outstanding.through(readThrough);
+      const recording = unrecorded;
+      unrecorded = 0;
+      lastFetch = Date.now();
+      const rows: LogEvent[] =
+        count > 0 || recording > 0
+          ? await sql<LogEvent[]>`
+              select * from chat_server.next_webhook_events(${webhookId}, ${[...reached.keys()]},
+                ${[...reached.values()]}, ${through}, ${readThrough}, ${count})`
+          : [];
+      if (rows[0]?.rows_pending) {
         rowsPending = true;
-        break;
+        return;
       }
-      if (row.read_through !== null && (readThrough === null || row.read_through > readThrough)) {
-        readThrough = row.read_through;
+      // taken_through is at `through` now: a direct delivery's rows start after it.
+      if (through !== null) {
+        for (const position of reached.keys()) if (position <= through) reached.delete(position);
       }
-      if (row.event_position === null) continue; // a page with nothing the webhook wants
-      outstanding.add(row.event_position);
-      poster.add({ ...row, delivery_id: null });
+      for (const row of rows) {
+        if (row.read_through !== null && (readThrough === null || row.read_through > readThrough)) {
+          readThrough = row.read_through;
+        }
+        if (row.event_position === null) continue; // a page with nothing the webhook wants
+        outstanding.add(row.event_position);
+        poster.add({ ...row, delivery_id: null });
+      }
+      if (failures.length > 0) return;
+      poster.start(streamLimit(job));
+      if (poster.idle && rows.length === 0 && unrecorded === 0) {
+        if (job.run.takeNotified()) continue;
+        return;
+      }
+      await gather(job, lastFetch);
     }
-    if (rowsPending || failures.length > 0) break;
-    poster.start(streamLimit(job));
-    if (poster.idle && rows.length === 0 && delivered.length === 0) {
-      if (job.run.takeNotified()) continue;
-      return 'done';
-    }
-    await gather(job, lastFetch);
-  }
-  // A run that ends posts its queues out: the next one starts from taken_through, and would post again
-  // what reached the receiver after the oldest event still queued. Pending rows or a failure stop the
-  // streams at once (rows will carry what they hold; a failure makes them rows now), as a shutdown does.
-  while (failures.length === 0 && !rowsPending && !job.abortSignal.aborted && !poster.idle) {
-    poster.start(streamLimit(job));
-    await poster.settle();
-  }
-  poster.stopped = true;
-  await poster.settle();
-  const through = outstanding.through(readThrough);
-  // Beyond taken_through, every event that reached the receiver, recorded before or not: rows made of
-  // the log meanwhile (or now) must not post them again.
-  const reached = new Map(outstanding.ahead);
-  delivered.forEach((position, i) => {
-    reached.set(position, statuses[i] as number);
   });
+  const through = outstanding.through(readThrough);
   const positions = [...reached.keys()];
-  const codes = [...reached.values()];
-  if (failures.length === 0) {
+  const statuses = [...reached.values()];
+  if (failures.length === 0 && positions.every((position) => through === null || position <= through)) {
     if (positions.length > 0 || through !== null) {
-      await sql`select from chat_server.next_webhook_events(${webhookId}, ${positions}, ${codes},
+      await sql`select from chat_server.next_webhook_events(${webhookId}, ${positions}, ${statuses},
         ${through}, ${readThrough}, 0)`;
     }
     return rowsPending ? 'rows' : 'done';
   }
+  // Events behind one not delivered reached the receiver: the next job, starting from taken_through,
+  // would post them again. The events still to post become rows, but those.
   const rows = await sql<{ event_position: number; delivery_id: number }[]>`
-    select * from chat_server.webhook_events_to_deliveries(${webhookId}, ${positions}, ${codes}, ${through},
+    select * from chat_server.webhook_events_to_deliveries(${webhookId}, ${positions}, ${statuses}, ${through},
       ${failures.map((failure) => failure.position)})`;
   const ids = new Map(rows.map((row) => [Number(row.event_position), row.delivery_id]));
   for (const failure of failures) {
@@ -423,50 +444,50 @@ async function deliverRows(job: JobRun): Promise<boolean> {
     return 'stop';
   });
 
-  let lastFetch = 0;
-  while (!overdue(job)) {
-    job.run.takeNotified();
-    const limit = streamLimit(job);
-    const marked = delivered.splice(0);
-    const markedStatuses = statuses.splice(0);
-    // With a cursor, fetched deliveries wait in their queues, so fetching stops while many do; without
-    // one, a fetch leaves out busy streams, and is made only while a stream could start.
-    const count =
-      cursor !== null ? (poster.queued < MAX_QUEUED ? BATCH : 0) : poster.inFlight.size < limit ? BATCH : 0;
-    let cursorOnOffer: number | null = null;
-    if (cursor === null && !cursorTried && poster.queues.size === 0 && count > 0) {
-      cursorTried = true;
-      const [row] = await sql<{ cursor: number | null }[]>`
-        select chat_server.webhook_delivery_cursor(${webhookId}) as cursor`;
-      cursorOnOffer = row?.cursor ?? null;
+  await withStreams(poster, async () => {
+    let lastFetch = 0;
+    while (!overdue(job)) {
+      job.run.takeNotified();
+      const limit = streamLimit(job);
+      const marked = delivered.splice(0);
+      const markedStatuses = statuses.splice(0);
+      // With a cursor, fetched deliveries wait in their queues, so fetching stops while many do; without
+      // one, a fetch leaves out busy streams, and is made only while a stream could start.
+      const count =
+        cursor !== null ? (poster.queued < MAX_QUEUED ? BATCH : 0) : poster.inFlight.size < limit ? BATCH : 0;
+      let cursorOnOffer: number | null = null;
+      if (cursor === null && !cursorTried && poster.queues.size === 0 && count > 0) {
+        cursorTried = true;
+        const [row] = await sql<{ cursor: number | null }[]>`
+          select chat_server.webhook_delivery_cursor(${webhookId}) as cursor`;
+        cursorOnOffer = row?.cursor ?? null;
+      }
+      const fetchedAfter = cursor;
+      lastFetch = Date.now();
+      const rows: Delivery[] =
+        count > 0 || marked.length > 0
+          ? await sql<Delivery[]>`
+              select * from chat_server.next_webhook_deliveries(${webhookId}, ${marked}, ${markedStatuses},
+                ${[...poster.queues.keys()]}, ${count}, ${cursor})`
+          : [];
+      if (cursorOnOffer !== null && isComplete(rows, count)) cursor = cursorOnOffer;
+      // A back-off while the fetch was out gave the cursor up: its stream's later deliveries may be
+      // among the rows, and must wait behind its head. They are all pending, for the heads to find.
+      if (fetchedAfter !== null && cursor === null) continue;
+      for (const row of rows) {
+        if (cursor !== null && (row.delivery_id as number) > cursor) cursor = row.delivery_id;
+        // Without a cursor, a row of a stream that cannot start now is left for a later fetch, which
+        // finds it at its stream's head again.
+        poster.add(row, cursor !== null || poster.queues.size < limit);
+      }
+      poster.start(limit);
+      if (poster.idle && rows.length === 0 && delivered.length === 0) {
+        if (job.run.takeNotified()) continue;
+        return;
+      }
+      await gather(job, lastFetch);
     }
-    const fetchedAfter = cursor;
-    lastFetch = Date.now();
-    const rows: Delivery[] =
-      count > 0 || marked.length > 0
-        ? await sql<Delivery[]>`
-            select * from chat_server.next_webhook_deliveries(${webhookId}, ${marked}, ${markedStatuses},
-              ${[...poster.queues.keys()]}, ${count}, ${cursor})`
-        : [];
-    if (cursorOnOffer !== null && isComplete(rows, count)) cursor = cursorOnOffer;
-    // A back-off while the fetch was out gave the cursor up: its stream's later deliveries may be
-    // among the rows, and must wait behind its head. They are all pending, for the heads to find.
-    if (fetchedAfter !== null && cursor === null) continue;
-    for (const row of rows) {
-      if (cursor !== null && (row.delivery_id as number) > cursor) cursor = row.delivery_id;
-      // Without a cursor, a row of a stream that cannot start now is left for a later fetch, which
-      // finds it at its stream's head again.
-      poster.add(row, cursor !== null || poster.queues.size < limit);
-    }
-    poster.start(limit);
-    if (poster.idle && rows.length === 0 && delivered.length === 0) {
-      if (job.run.takeNotified()) continue;
-      break;
-    }
-    await gather(job, lastFetch);
-  }
-  poster.stopped = true;
-  await poster.settle();
+  });
   if (delivered.length > 0) {
     await sql`select from chat_server.next_webhook_deliveries(${webhookId}, ${delivered}, ${statuses}, ${[]}, 0)`;
   }

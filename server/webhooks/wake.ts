@@ -126,6 +126,12 @@ export async function startWebhookWaker(sql: Sql, options: WakerOptions): Promis
     WEBHOOKS_CHANNEL,
     (payload) => {
       if (payload === 'changed') {
+        // A webhook created or deleted. The jobs running here fetch at once: a deleted webhook's job
+        // learns it is gone (MCNWH) and stops posting what it holds, rather than at its next fetch.
+        for (const run of runs.values()) {
+          run.notified = true;
+          run.wake?.();
+        }
         void readWebhookIds().then(notifiedAll);
         return;
       }

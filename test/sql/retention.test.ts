@@ -4,7 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadConfig } from '../../server/config.ts';
 import { crontab, taskList } from '../../server/jobs/worker.ts';
-import { createUsers, sendIn, sendTo } from '../helpers/chat.ts';
+import { createUsers, expectCode, sendIn, sendTo } from '../helpers/chat.ts';
 import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
 
 const test = suite('retention');
@@ -265,6 +265,25 @@ test('by a cursor a job fetches only newer pending deliveries, busy streams incl
     'the two posted are marked; the one backing off waits',
   );
   await db.sql`select chat_admin.delete_webhook(${id})`;
+});
+
+test("a deleted webhook's job functions answer MCNWH, so its job stops posting what it holds", async () => {
+  const [webhook] = await db.sql<{ webhook_id: number }[]>`
+    select * from chat_admin.create_webhook('https://hooks.example.com/gone', ${['*']})`;
+  const id = webhook?.webhook_id ?? 0;
+  await db.sql`select chat_admin.delete_webhook(${id})`;
+  await expectCode(
+    db.sql`select * from chat_server.next_webhook_events(${id}, ${[]}, ${[]}, null, null, 10)`,
+    'MCNWH',
+  );
+  await expectCode(
+    db.sql`select * from chat_server.next_webhook_deliveries(${id}, ${[]}, ${[]}, ${[]}, 10)`,
+    'MCNWH',
+  );
+  await expectCode(
+    db.sql`select * from chat_server.webhook_events_to_deliveries(${id}, ${[]}, ${[]}, null, ${[]})`,
+    'MCNWH',
+  );
 });
 
 test('the prune_attachments job removes uploads never attached within 24 h', async () => {

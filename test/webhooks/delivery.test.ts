@@ -268,6 +268,89 @@ test('a report made while the job posts from the log: every event once, in order
   await db.sql`select chat_admin.delete_webhook(${webhook.webhook_id})`;
 });
 
+test('a report while one conversation lags: what other conversations delivered ahead of it goes once', async () => {
+  // The first message of one chat is answered late; the other chat's messages reach the receiver
+  // meanwhile, ahead of it in the log's order. The report then takes the log into rows from there.
+  let release: (() => void) | undefined;
+  const r = await receiver((_index, q) => {
+    const event = JSON.parse(q.body) as { data: { message?: { body: string } } };
+    if (event.data.message?.body !== 'lagging 0') return 200;
+    return (_q, res) => {
+      release = () => {
+        res.statusCode = 200;
+        res.end();
+      };
+    };
+  });
+  const webhook = await subscribe(r.url, ['message.created', 'message.reported']);
+  const lagging = await sendTo(db.sql, 'ann', 'ben', 'lagging 0');
+  const ahead = await sendTo(db.sql, 'cat', 'ann', 'ahead 1');
+  for (let i = 2; i <= 5; i++) await sendIn(db.sql, 'cat', ahead.conversation_id, `ahead ${i}`);
+  await r.waitForAccepted(5);
+  for (let i = 0; i < 100 && !release; i++) await sleep(10);
+  await sleep(150); // the job records what reached the receiver
+  await db.sql`select chat.report_message('ben', ${lagging.conversation_id}, ${lagging.seq}, 'spam')`;
+  await sleep(100);
+  release?.();
+  for (let i = 0; i < 100 && r.requests.length < 7; i++) await sleep(25);
+  await sleep(300);
+  const ids = r.requests.map((q) => q.headers['webhook-id']);
+  const bodies = r.requests.map(
+    (q) => (JSON.parse(q.body) as { type: string; data: { message?: { body: string } } }).data.message?.body,
+  );
+  assert.is(new Set(ids).size, ids.length, `each event once: ${bodies.join(', ')}`);
+  assert.is(ids.length, 7);
+  await db.sql`select chat_admin.delete_webhook(${webhook.webhook_id})`;
+});
+
+test('a shutdown while one conversation lags: what reached the receiver ahead of it is not posted again', async () => {
+  let hold = true;
+  const r = await receiver((_index, q) => {
+    const event = JSON.parse(q.body) as { data: { message?: { body: string } } };
+    return hold && event.data.message?.body === 'held 0' ? 'hang' : 200;
+  });
+  const webhook = await subscribe(r.url, ['message.created']);
+  // A timeout longer than the shutdown's grace: the held post is still in flight when it is aborted.
+  await worker?.stop();
+  worker = await startWorker(
+    db.url,
+    db.sql,
+    loadConfig({ ...settings, MICROCHATTER_WEBHOOK_TIMEOUT_MS: '10000' }),
+  );
+  await sendTo(db.sql, 'ben', 'cat', 'held 0');
+  const past = await sendTo(db.sql, 'cat', 'ann', 'past 1');
+  for (let i = 2; i <= 4; i++) await sendIn(db.sql, 'cat', past.conversation_id, `past ${i}`);
+  await r.waitForAccepted(4);
+  await sleep(100); // the job records what reached the receiver
+  await worker?.stop();
+  hold = false;
+  worker = await startWorker(db.url, db.sql, loadConfig(settings));
+  await r.waitForAccepted(5);
+  await sleep(300);
+  const bodies = r
+    .accepted()
+    .map((q) => (JSON.parse(q.body) as { data: { message: { body: string } } }).data.message.body);
+  assert.equal([...bodies].sort(), ['held 0', 'past 1', 'past 2', 'past 3', 'past 4']);
+  await db.sql`select chat_admin.delete_webhook(${webhook.webhook_id})`;
+});
+
+test('a webhook deleted while its job posts from the log gets nothing more than the post in flight', async () => {
+  const r = await receiver(() => (_q, res) => {
+    setTimeout(() => {
+      res.statusCode = 200;
+      res.end();
+    }, 60);
+  });
+  const webhook = await subscribe(r.url, ['message.created']);
+  const chat = await sendTo(db.sql, 'ann', 'ben', 'd0');
+  for (let i = 1; i < 30; i++) await sendIn(db.sql, 'ann', chat.conversation_id, `d${i}`);
+  for (let i = 0; i < 200 && r.requests.length < 3; i++) await sleep(10);
+  await db.sql`select chat_admin.delete_webhook(${webhook.webhook_id})`;
+  const atDelete = r.requests.length;
+  await sleep(800);
+  assert.ok(r.requests.length <= atDelete + 1, `${r.requests.length - atDelete} posts after the delete`);
+});
+
 test('a conversation backing off holds back only itself, not the other conversations of its webhook', async () => {
   let refused = '';
   const r = await receiver((_index, q) => {
