@@ -122,6 +122,12 @@ async function openSetup(name: string, durable: boolean): Promise<Setup> {
   }
 }
 
+async function closeSetup(setup: Setup): Promise<void> {
+  await setup.batched.stop();
+  await setup.alone.stop();
+  await setup.db.close();
+}
+
 /**
  * The servers' connections plan their statements once and keep the plan: planned on the empty tables
  * of a new database, a lookup of one message by key becomes a scan of the whole table, slower with
@@ -308,16 +314,25 @@ function figuresOf(setup: Setup, runs: Map<Cell, Measured[]>): Figure[] {
 async function main(): Promise<number> {
   const started = performance.now();
   const generator = startLoadGenerator();
-  const setups: Setup[] = [];
+  let setup: Setup | undefined;
+  let where = '';
   try {
-    setups.push(await openSetup('durable', true), await openSetup('fsync off', false));
     const command = `npm run bench:send${quick ? ' -- --quick' : ''}`;
-    console.log(
-      `${command}: ${os.availableParallelism()} CPUs, Node ${process.version}, ${setups[0]?.db.where}; ` +
-        `one group of ${SENDERS}; ${plan.reps} round(s) of ${plan.warmupMs / 1000} s warm-up + ${plan.durationMs / 1000} s per cell`,
-    );
     const figures: Figure[] = [];
-    for (const setup of setups) {
+    // One set-up at a time: the other's cluster and servers (idle, but polling their job queues) stay
+    // off the two CPUs while this one is measured.
+    for (const [name, durable] of [
+      ['durable', true],
+      ['fsync off', false],
+    ] as const) {
+      setup = await openSetup(name, durable);
+      if (!where) {
+        where = setup.db.where;
+        console.log(
+          `${command}: ${os.availableParallelism()} CPUs, Node ${process.version}, ${where}; ` +
+            `one group of ${SENDERS}; ${plan.reps} round(s) of ${plan.warmupMs / 1000} s warm-up + ${plan.durationMs / 1000} s per cell`,
+        );
+      }
       // A fresh server's first thousands of requests run colder code (JIT, prepared statements, pools)
       // than it runs after: warm both up untimed, at once.
       const warm = { warmupMs: 0, durationMs: quick ? 1500 : 4000 };
@@ -333,6 +348,8 @@ async function main(): Promise<number> {
         }
       }
       figures.push(...figuresOf(setup, runs));
+      await closeSetup(setup);
+      setup = undefined;
     }
     console.log('');
     for (const f of figures) {
@@ -350,11 +367,10 @@ async function main(): Promise<number> {
     );
     const out = outFile();
     if (out) {
-      const [first] = setups;
       await writePartResult(out, {
         part: 'send',
         quick,
-        machine: describeMachine('PostgreSQL', first?.db.where ?? ''),
+        machine: describeMachine('PostgreSQL', where),
         figures,
       });
     }
@@ -369,11 +385,7 @@ async function main(): Promise<number> {
     return 1;
   } finally {
     await generator.stop();
-    for (const setup of setups) {
-      await setup.batched.stop();
-      await setup.alone.stop();
-      await setup.db.close();
-    }
+    if (setup) await closeSetup(setup);
   }
 }
 

@@ -96,14 +96,18 @@ export async function spawnNode(script: string, args: string[], options: SpawnOp
           reject(new Error(`${options.name} printed no ready line within ${options.timeoutMs ?? 30_000} ms`)),
         options.timeoutMs ?? 30_000,
       );
-      child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      const onOutput = (chunk: string) => {
         output = (output + chunk).slice(-4000);
         const match = options.ready.exec(output);
         if (match) {
           clearTimeout(timer);
+          // Once ready, its output (a log line per request, for a server) is only drained: no
+          // benchmark pays for searching it while it measures.
+          child.stdout?.off('data', onOutput);
           resolve(match);
         }
-      });
+      };
+      child.stdout?.setEncoding('utf8').on('data', onOutput);
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
         reject(new Error(`${options.name} exited (${signal ?? code}) before it was ready`));
