@@ -334,6 +334,75 @@ test('a shutdown while one conversation lags: what reached the receiver ahead of
   await db.sql`select chat_admin.delete_webhook(${webhook.webhook_id})`;
 });
 
+test('a database error in the middle of a run stops its conversations: none posts beside the next job', async () => {
+  // Fault injection: once armed, the job's next fetch from the log fails. The function is replaced in
+  // place (its prepared calls keep calling it), then put back.
+  const [{ definition }] = await db.sql<{ definition: string }[]>`
+    select pg_get_functiondef('chat_server.next_webhook_events(bigint, bigint[], integer[], bigint, bigint, integer)'::regprocedure) as definition`;
+  // A sequence counts the calls (the failing call rolls back, its nextval does not); arming sets it to
+  // 1000, and call 1001 fails.
+  await db.sql`create sequence public.injected_fault_calls`;
+  await db.sql`grant all on sequence public.injected_fault_calls to public`;
+  await db.sql.unsafe(
+    definition.replace(
+      /\nbegin\n/,
+      `\nbegin\n  if nextval('public.injected_fault_calls') = 1001 then raise exception 'injected fault'; end if;\n`,
+    ),
+  );
+  try {
+    // Per conversation, how many of its posts are in flight at once: one job posts them one by one.
+    const inFlight = new Map<number, number>();
+    let overlap = 0;
+    const r = await receiver((_index, q) => {
+      const conversation = (JSON.parse(q.body) as { data: { conversation_id: number } }).data.conversation_id;
+      return (_q, res) => {
+        const now = (inFlight.get(conversation) ?? 0) + 1;
+        inFlight.set(conversation, now);
+        overlap = Math.max(overlap, now);
+        setTimeout(() => {
+          inFlight.set(conversation, (inFlight.get(conversation) ?? 1) - 1);
+          res.statusCode = 200;
+          res.end();
+        }, 80);
+      };
+    });
+    const webhook = await subscribe(r.url, ['message.created']);
+    const ann = await sendTo(db.sql, 'ann', 'cat', 'fault 0');
+    const ben = await sendTo(db.sql, 'ben', 'cat', 'fault 0');
+    for (let i = 0; i < 100 && r.requests.length < 2; i++) await sleep(10);
+    // One commit, one fetch: each conversation has a queue of six.
+    await db.sql.begin(async (tx) => {
+      for (let i = 1; i <= 6; i++) {
+        for (const [actor, chat] of [
+          ['ann', ann],
+          ['ben', ben],
+        ] as const) {
+          await tx`select from chat.send_message(${actor}, conversation_id => ${chat.conversation_id}, body => ${`fault ${i}`})`;
+        }
+      }
+    });
+    await sleep(250);
+    // Its wake makes the job fetch while both queues post: that fetch fails.
+    await db.sql`select setval('public.injected_fault_calls', 1000)`;
+    const other = await sendTo(db.sql, 'ann', 'ben', 'fault other');
+    await sleep(50);
+    await sendIn(db.sql, 'ann', other.conversation_id, 'fault other 2');
+    for (let i = 0; i < 300 && new Set(r.requests.map((q) => q.headers['webhook-id'])).size < 16; i++) {
+      await sleep(25);
+    }
+    await sleep(300);
+    const [{ calls }] = await db.sql<{ calls: number }[]>`
+      select last_value as calls from public.injected_fault_calls`;
+    assert.ok(calls > 1001, `the fault was met and the webhook went on (call ${calls})`);
+    assert.is(new Set(r.requests.map((q) => q.headers['webhook-id'])).size, 16, 'every message arrived');
+    assert.is(overlap, 1, 'no conversation had two posts in flight at once');
+    await db.sql`select chat_admin.delete_webhook(${webhook.webhook_id})`;
+  } finally {
+    await db.sql.unsafe(definition);
+    await db.sql`drop sequence public.injected_fault_calls`;
+  }
+});
+
 test('a webhook deleted while its job posts from the log gets nothing more than the post in flight', async () => {
   const r = await receiver(() => (_q, res) => {
     setTimeout(() => {
