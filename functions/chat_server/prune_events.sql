@@ -16,6 +16,10 @@ begin
     (select e.position from chat_private.events e where e.created_at >= now() - retention order by e.position limit 1),
     (select max(e.position) + 1 from chat_private.events e)
   ) into v_cut;
+  -- Older events are listed from the log no more (chat_admin.list_webhook_deliveries): a webhook that
+  -- has still to take them keeps them below, while the rows of their failed deliveries go.
+  update chat_private.webhooks w set listed_from = v_cut - 1
+  where w.listed_from is not null and w.listed_from < v_cut - 1;
   -- Nor past what a webhook has still to take: the log is its outbox.
   v_cut := least(v_cut, (select min(w.taken_through) + 1 from chat_private.webhooks w));
   if v_cut is not null then

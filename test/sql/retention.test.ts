@@ -95,6 +95,39 @@ test('event retention prunes old events and delivered or failed deliveries, neve
   assert.is(events, 0);
 });
 
+test('past the retention an event held in the log for another webhook is not listed as delivered', async () => {
+  const webhook = async (url: string) =>
+    Number(
+      (
+        await db.sql<{ webhook_id: number }[]>`
+          select webhook_id from chat_admin.create_webhook(${url}, ${['message.created']})`
+      )[0]?.webhook_id,
+    );
+  const behind = await webhook('https://hooks.example.com/behind');
+  const failing = await webhook('https://hooks.example.com/failing');
+  await sendTo(db.sql, 'ann', 'ben', 'old and failed');
+  // The failing webhook took it into a row that failed for good; the other has not taken it yet.
+  await db.sql`select chat_private.take_webhook_events(${failing})`;
+  await db.sql`
+    update chat_private.webhook_deliveries set status = 'failed', attempts = 3,
+      last_attempt_at = now() - interval '40 days', occurred_at = now() - interval '40 days'
+    where webhook_id = ${failing}`;
+  await db.sql`update chat_private.events set created_at = now() - interval '40 days'`;
+  await db.sql`select chat_server.prune_events(interval '30 days')`;
+  const [{ events }] = await db.sql<
+    { events: number }[]
+  >`select count(*)::int as events from chat_private.events`;
+  assert.is(events > 0, true, 'kept for the webhook that has still to take it');
+  const listed = await db.sql<{ status: string }[]>`
+    select status from chat_admin.list_webhook_deliveries(${failing})`;
+  assert.equal(
+    listed.map((d) => d.status),
+    [],
+    'its failed row is pruned, and the event is not listed as delivered',
+  );
+  for (const id of [behind, failing]) await db.sql`select chat_admin.delete_webhook(${id})`;
+});
+
 test("the event log is the webhooks' outbox: a send writes no delivery; untaken events are pending, kept, taken once", async () => {
   const [webhook] = await db.sql<{ webhook_id: number }[]>`
     select * from chat_admin.create_webhook('https://hooks.example.com/log', ${['message.created']})`;
