@@ -382,8 +382,8 @@ async function deliverFromLog(job: JobRun): Promise<'rows' | 'done'> {
     }
     return rowsPending ? 'rows' : 'done';
   }
-  // Events behind one not delivered reached the receiver: the next job, starting from taken_through,
-  // would post them again. The events still to post become rows, but those.
+  // An attempt failed, or events reached the receiver behind one not delivered (the next job, starting
+  // from taken_through, would post them again): the events still to post become rows, but those.
   const rows = await sql<{ event_position: number; delivery_id: number }[]>`
     select * from chat_server.webhook_events_to_deliveries(${webhookId}, ${positions}, ${statuses}, ${through},
       ${failures.map((failure) => failure.position)})`;
