@@ -6,6 +6,8 @@ export type Sql = postgres.Sql;
 export interface PoolOptions {
   /** Connections in the pool; a server process mostly waits on Postgres, so a handful is enough. */
   max?: number;
+  /** How pg_stat_activity names the pool's connections (default `microchatter`). */
+  applicationName?: string;
   /**
    * Messages a user may send per minute through this pool's connections (0: no limit). A session
    * setting that chat.send_message reads, so the limit is kept in the sending transaction and shared
@@ -92,7 +94,7 @@ export function connectDatabase(url: string, options: PoolOptions = {}): Sql {
     // Notices (e.g. "relation already exists, skipping") are for DBAs in psql, not for the server log.
     onnotice: () => {},
     connection: {
-      application_name: 'microchatter',
+      application_name: options.applicationName ?? 'microchatter',
       timezone: 'UTC',
       'microchatter.send_rate_per_minute': String(options.sendRatePerMinute ?? 0),
       'microchatter.webhook_allow_private': String(options.webhookAllowPrivate ?? false),

@@ -3,13 +3,13 @@ import { createApp } from './app.ts';
 import { createAuth } from './auth.ts';
 import { loadCatalog } from './catalog.ts';
 import { loadConfig } from './config.ts';
-import { connectDatabase, queriesInFlight } from './db.ts';
+import { connectDatabase, type PoolOptions, queriesInFlight } from './db.ts';
 import { demoRoutes } from './demo.ts';
 import { startEmbeddedPostgres } from './embedded.ts';
-import { isLostConnection } from './errors.ts';
+import { carryOnAfterLostConnections } from './errors.ts';
 import { startRealtime } from './events/realtime.ts';
 import { startHttpServer } from './http-server.ts';
-import { startWorker } from './jobs/worker.ts';
+import { startWorkerThread } from './jobs/thread.ts';
 import { log, setLogLevel } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { applyMigrations } from './migrate.ts';
@@ -31,12 +31,13 @@ async function main(): Promise<void> {
     throw error;
   }
 
-  const sql = connectDatabase(databaseUrl, {
+  const poolOptions: PoolOptions = {
     max: config.dbPoolMax,
     sendRatePerMinute: config.sendRatePerMinute,
     webhookAllowPrivate: config.webhookAllowPrivate,
     sendSynchronousCommit: config.sendSynchronousCommit,
-  });
+  };
+  const sql = connectDatabase(databaseUrl, poolOptions);
   const auth = await createAuth(config, sql);
   let metrics: Metrics | undefined;
   const realtime = await startRealtime(sql, config, (events, seconds) =>
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
     maxStreamsPerUser: config.maxStreamsPerUser,
   });
   const server = await startHttpServer(app, config);
-  const worker = await startWorker(databaseUrl, sql, config);
+  const worker = await startWorkerThread({ databaseUrl, config, poolOptions }, sql);
   const database = embedded ? `embedded at ${config.dataDir}` : 'external';
   log.info({ url: server.url, version }, `Microchatter listening on ${server.url} (database: ${database})`);
 
@@ -102,15 +103,7 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  // A lost database connection must not take the process down: once in about ten CI runs of the
-  // restart test (test/faults/database-restart.test.ts) a connection error (ECONNREFUSED) reached no
-  // handler while the database was away, from a source not yet found, and Node's default ended the
-  // server. Such a failure is logged and the process goes on (requests answer 503 until the database
-  // is back); any other unhandled rejection still ends the process, as Node would.
-  process.on('unhandledRejection', (error: unknown) => {
-    if (!isLostConnection(error)) throw error;
-    log.error({ err: error }, 'a database connection failed outside any request; carrying on');
-  });
+  carryOnAfterLostConnections();
 }
 
 main().catch((error: unknown) => {

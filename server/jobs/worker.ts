@@ -9,7 +9,7 @@ import { Logger, type Runner, run, type TaskList, type WorkerEvents } from 'grap
 import type { Config } from '../config.ts';
 import type { Sql } from '../db.ts';
 import { log } from '../logger.ts';
-import { startWebhookWaker, type WebhookWaker } from '../webhooks/wake.ts';
+import { type Listen, startWebhookWaker, type WebhookWaker } from '../webhooks/wake.ts';
 import { applyMessageRetention } from './apply_message_retention.ts';
 import { deliverWebhooks, FAILING_AFTER } from './deliver_webhooks.ts';
 import { kickWebhooks } from './kick_webhooks.ts';
@@ -113,10 +113,12 @@ async function poolClosed(sql: Sql): Promise<void> {
   }
 }
 
+/** `listen`: how the webhook waker listens (default: `sql.listen`; server/jobs/thread.ts). */
 export async function startWorker(
   databaseUrl: string,
   sql: Sql,
   config: Config,
+  listen?: Listen,
 ): Promise<Worker | undefined> {
   if (config.workerConcurrency === 0) return undefined;
   const events: WorkerEvents = new EventEmitter();
@@ -127,6 +129,7 @@ export async function startWorker(
   const waker = await startWebhookWaker(sql, {
     failingAfter: FAILING_AFTER,
     failingDelayMs: config.webhookRetryBaseMs,
+    listen,
   });
   const runner: Runner = await run({
     connectionString: withApplicationName(databaseUrl, WORKER_APPLICATION_NAME),

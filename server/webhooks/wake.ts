@@ -43,10 +43,22 @@ export interface WebhookWaker {
   stop(): Promise<void>;
 }
 
+/**
+ * LISTEN as postgres.js has it: `onListen` runs at every (re)connect. The job runner's thread
+ * (server/jobs/thread.ts) listens through its parent's connection: one LISTEN per process.
+ */
+export type Listen = (
+  channel: string,
+  onNotify: (payload: string) => void,
+  onListen?: () => void,
+) => Promise<{ unlisten(): Promise<unknown> }>;
+
 export interface WakerOptions {
   /** Wakes of an endpoint that failed this many attempts in a row wait `failingDelayMs`. */
   failingAfter: number;
   failingDelayMs: number;
+  /** Default: `sql.listen`. */
+  listen?: Listen;
 }
 
 interface RunState {
@@ -122,7 +134,9 @@ export async function startWebhookWaker(sql: Sql, options: WakerOptions): Promis
       (error) => log.warn({ err: error }, 'could not read the webhooks'),
     );
 
-  const listener = await sql.listen(
+  const listen: Listen =
+    options.listen ?? ((channel, onNotify, onListen) => sql.listen(channel, onNotify, onListen));
+  const listener = await listen(
     WEBHOOKS_CHANNEL,
     (payload) => {
       if (payload === 'changed') {
@@ -141,7 +155,7 @@ export async function startWebhookWaker(sql: Sql, options: WakerOptions): Promis
     // On every (re)connect: what was committed while nobody listened goes out now.
     () => void readWebhookIds().then(sweep),
   );
-  const eventsListener = await sql.listen(EVENTS_CHANNEL, notifiedAll);
+  const eventsListener = await listen(EVENTS_CHANNEL, notifiedAll);
 
   return {
     failures,

@@ -1,0 +1,69 @@
+/** The job runner's thread (server/jobs/thread.ts): its own pool, LISTEN through the parent. */
+import { parentPort, workerData } from 'node:worker_threads';
+import { connectDatabase } from '../db.ts';
+import { carryOnAfterLostConnections } from '../errors.ts';
+import { log, setLogLevel } from '../logger.ts';
+import type { Listen } from '../webhooks/wake.ts';
+import type { FromThread, ThreadData, ToThread } from './thread.ts';
+import { startWorker } from './worker.ts';
+
+/** Jobs mostly wait on their receivers; their queries are short. */
+const POOL_MAX = 4;
+
+const port = parentPort;
+if (!port) throw new Error('server/jobs/thread-entry.ts runs as a worker thread');
+const { databaseUrl, config, poolOptions } = workerData as ThreadData;
+setLogLevel(config.logLevel);
+carryOnAfterLostConnections();
+const send = (message: FromThread) => port.postMessage(message);
+
+const channels = new Map<string, { onNotify: (payload: string) => void; onListen?: () => void }>();
+/** Resolves a listen() at its channel's first `listening`. */
+const firstListen = new Map<string, () => void>();
+
+const listen: Listen = (channel, onNotify, onListen) =>
+  new Promise((resolve) => {
+    channels.set(channel, { onNotify, onListen });
+    firstListen.set(channel, () =>
+      resolve({
+        unlisten: async () => {
+          channels.delete(channel);
+        },
+      }),
+    );
+    send({ type: 'listen', channel });
+  });
+
+const sql = connectDatabase(databaseUrl, {
+  ...poolOptions,
+  max: POOL_MAX,
+  applicationName: 'microchatter-jobs',
+});
+let runner: Awaited<ReturnType<typeof startWorker>>;
+
+port.on('message', (message: ToThread) => {
+  if (message.type === 'notify') channels.get(message.channel)?.onNotify(message.payload);
+  else if (message.type === 'listening') {
+    channels.get(message.channel)?.onListen?.();
+    firstListen.get(message.channel)?.();
+    firstListen.delete(message.channel);
+  } else if (message.type === 'stop') void stop();
+});
+
+async function stop(): Promise<void> {
+  try {
+    await runner?.stop();
+    await sql.end({ timeout: 5 });
+  } catch (error) {
+    log.error({ err: error }, 'job runner thread: stop failed');
+  }
+  process.exit(0);
+}
+
+try {
+  runner = await startWorker(databaseUrl, sql, config, listen);
+  send({ type: 'started' });
+} catch (error) {
+  send({ type: 'failed', message: error instanceof Error ? error.message : String(error) });
+  await sql.end({ timeout: 5 });
+}
