@@ -18,19 +18,24 @@ carryOnAfterLostConnections();
 const send = (message: FromThread) => port.postMessage(message);
 
 const channels = new Map<string, { onNotify: (payload: string) => void; onListen?: () => void }>();
-/** Resolves a listen() at its channel's first `listening`. */
-const firstListen = new Map<string, () => void>();
+/** Settles a listen() at its channel's first `listening` (or `not-listening`). */
+const firstListen = new Map<string, (error?: Error) => void>();
 
 const listen: Listen = (channel, onNotify, onListen) =>
-  new Promise((resolve) => {
+  new Promise((resolve, reject) => {
     channels.set(channel, { onNotify, onListen });
-    firstListen.set(channel, () =>
+    firstListen.set(channel, (error) => {
+      if (error) {
+        channels.delete(channel);
+        reject(error);
+        return;
+      }
       resolve({
         unlisten: async () => {
           channels.delete(channel);
         },
-      }),
-    );
+      });
+    });
     send({ type: 'listen', channel });
   });
 
@@ -46,6 +51,11 @@ port.on('message', (message: ToThread) => {
   else if (message.type === 'listening') {
     channels.get(message.channel)?.onListen?.();
     firstListen.get(message.channel)?.();
+    firstListen.delete(message.channel);
+  } else if (message.type === 'not-listening') {
+    firstListen.get(message.channel)?.(
+      new Error(`could not listen on ${message.channel}: ${message.message}`),
+    );
     firstListen.delete(message.channel);
   } else if (message.type === 'stop') void stop();
 });

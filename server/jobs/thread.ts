@@ -24,6 +24,7 @@ export interface ThreadData {
 export type ToThread =
   | { type: 'notify'; channel: string; payload: string }
   | { type: 'listening'; channel: string }
+  | { type: 'not-listening'; channel: string; message: string }
   | { type: 'stop' };
 
 export type FromThread =
@@ -57,7 +58,12 @@ export async function startWorkerThread(data: ThreadData, sql: Sql): Promise<Job
           )
           .then(
             (listener) => listeners.push(listener),
-            (error: unknown) => log.error({ err: error, channel }, 'job runner: could not listen'),
+            (error: unknown) =>
+              send({
+                type: 'not-listening',
+                channel,
+                message: error instanceof Error ? error.message : String(error),
+              }),
           );
       }
     });
