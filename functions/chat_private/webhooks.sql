@@ -52,6 +52,29 @@ as $$
   select case when payload ? 'conversation_id' then 'c:' || (payload ->> 'conversation_id') else 'e' end
 $$;
 
+-- The webhook's row, locked for the rest of the transaction: the first lock a job's call takes, in the
+-- order delete_webhook (and take_webhook_events) lock the webhook and then its deliveries. A webhook
+-- deleted meanwhile raises MCNWH: its job must stop posting what it holds (delete_webhook: nothing
+-- more is sent to it).
+create or replace function chat_private.lock_webhook(webhook_id bigint)
+returns chat_private.webhooks
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+  v_webhook chat_private.webhooks;
+begin
+  select * into v_webhook from chat_private.webhooks w where w.webhook_id = lock_webhook.webhook_id
+  for update;
+  if not found then
+    raise exception using errcode = 'MCNWH', message = format('no webhook %s', webhook_id);
+  end if;
+  return v_webhook;
+end
+$$;
+
 -- Wakes the job of a webhook. At once (run_at null or past): the one pending job of the webhook's key,
 -- which a wake moves to now (job_key_mode replace; a job already running keeps going and the new one
 -- waits behind it in the webhook's queue). Later, for a retry: a job of a second key, moved only ever

@@ -28,13 +28,9 @@ declare
   v_due text[] := '{}';
   v_retry_at timestamptz;
 begin
-  -- The webhook's row first, then its deliveries: the order delete_webhook (and take_webhook_events)
-  -- lock them in. Marking the deliveries first deadlocked with a delete_webhook of the same webhook.
-  perform from chat_private.webhooks w where w.webhook_id = next_webhook_deliveries.webhook_id for update;
-  if not found then
-    -- Deleted: its job must stop posting what it holds (delete_webhook: nothing more is sent to it).
-    raise exception using errcode = 'MCNWH', message = format('no webhook %s', webhook_id);
-  end if;
+  -- The webhook's row first, then its deliveries: marking the deliveries first deadlocked with a
+  -- delete_webhook of the same webhook.
+  perform chat_private.lock_webhook(next_webhook_deliveries.webhook_id);
   -- The payload is not kept once it reached the receiver: fewer copies of message bodies to erase.
   update chat_private.webhook_deliveries d
   set status = 'delivered', attempts = d.attempts + 1, response_status = s.response_status,

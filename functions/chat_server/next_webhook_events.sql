@@ -28,13 +28,7 @@ declare
   v_from bigint;
   v_pending boolean;
 begin
-  select * into v_webhook from chat_private.webhooks w
-  where w.webhook_id = next_webhook_events.webhook_id
-  for update;
-  if not found then
-    -- Deleted: its job must stop posting what it holds (delete_webhook: nothing more is sent to it).
-    raise exception using errcode = 'MCNWH', message = format('no webhook %s', webhook_id);
-  end if;
+  v_webhook := chat_private.lock_webhook(next_webhook_events.webhook_id);
   v_pending := exists (
     select from chat_private.webhook_deliveries d
     where d.webhook_id = next_webhook_events.webhook_id and d.status = 'pending'

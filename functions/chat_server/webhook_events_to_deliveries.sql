@@ -15,12 +15,7 @@ as $$
 declare
   v_webhook chat_private.webhooks;
 begin
-  select * into v_webhook from chat_private.webhooks w
-  where w.webhook_id = webhook_events_to_deliveries.webhook_id
-  for update;
-  if not found then
-    raise exception using errcode = 'MCNWH', message = format('no webhook %s', webhook_id);
-  end if;
+  v_webhook := chat_private.lock_webhook(webhook_events_to_deliveries.webhook_id);
   -- Events a direct delivery took into rows while the job posted them from the log.
   perform chat_private.mark_posted_events(v_webhook.webhook_id, delivered, response_statuses);
   if delivered_through > v_webhook.taken_through then
