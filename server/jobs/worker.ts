@@ -1,6 +1,7 @@
 /**
- * The job runner: graphile-worker in the server process, on the application's database (its own
- * schema, graphile_worker, installed by server/migrate.ts and again by the runner itself). Jobs are
+ * The job runner: graphile-worker in the server process (in a thread of its own, server/jobs/thread.ts),
+ * on the application's database (its own schema, graphile_worker, installed by server/migrate.ts and
+ * again by the runner itself). Jobs are
  * enqueued from SQL, in the transaction of the change, so psql and HTTP enqueue alike; one file per
  * task in this directory.
  */
