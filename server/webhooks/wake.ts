@@ -126,13 +126,21 @@ export async function startWebhookWaker(sql: Sql, options: WakerOptions): Promis
       log.warn({ err: error }, 'could not wake the webhook jobs'),
     );
 
-  const readWebhookIds = () =>
-    sql<{ webhook_id: number }[]>`select webhook_id from chat_server.webhook_ids() as webhook_id`.then(
+  /**
+   * Reads of the list go out on any of the pool's connections and may come back out of order: only
+   * the newest one's answer counts. A delete and a create in quick succession otherwise left the list
+   * from before the create, and the new webhook's sends woke nothing until the minute's sweep.
+   */
+  let reads = 0;
+  const readWebhookIds = () => {
+    const read = ++reads;
+    return sql<{ webhook_id: number }[]>`select webhook_id from chat_server.webhook_ids() as webhook_id`.then(
       (rows) => {
-        webhookIds = rows.map((row) => Number(row.webhook_id));
+        if (read === reads) webhookIds = rows.map((row) => Number(row.webhook_id));
       },
       (error) => log.warn({ err: error }, 'could not read the webhooks'),
     );
+  };
 
   const listen: Listen =
     options.listen ?? ((channel, onNotify, onListen) => sql.listen(channel, onNotify, onListen));
