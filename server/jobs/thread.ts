@@ -1,9 +1,9 @@
 /**
  * The job runner (server/jobs/worker.ts) runs in a thread of the server process, with a small pool of
  * its own: webhook posting, signing and its queries never take turns of the event loop that answers
- * requests (bench/webhooks.ts: sends/s with a webhook ÷ without rose from 0.74 to 0.85 once the posting
- * left it). It listens through the parent's connection (one LISTEN per process): the parent forwards
- * what the thread asked for, and tells it at every (re)connect.
+ * requests (bench/webhooks.ts, sends/s with a webhook ÷ without: median 0.825 against 0.77 over four
+ * runs each, docs/webhooks.md). It listens through the parent's connection (one LISTEN per process):
+ * the parent forwards what the thread asked for, and tells it at every (re)connect.
  *
  * If the thread fails (an error nothing handled), the process ends, as it did when the jobs shared
  * its thread; a supervisor starts it again.
