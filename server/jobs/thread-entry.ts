@@ -46,17 +46,21 @@ const sql = connectDatabase(databaseUrl, {
 });
 let runner: Awaited<ReturnType<typeof startWorker>>;
 
+const settleFirstListen = (channel: string, error?: Error) => {
+  firstListen.get(channel)?.(error);
+  firstListen.delete(channel);
+};
+
 port.on('message', (message: ToThread) => {
   if (message.type === 'notify') channels.get(message.channel)?.onNotify(message.payload);
   else if (message.type === 'listening') {
     channels.get(message.channel)?.onListen?.();
-    firstListen.get(message.channel)?.();
-    firstListen.delete(message.channel);
+    settleFirstListen(message.channel);
   } else if (message.type === 'not-listening') {
-    firstListen.get(message.channel)?.(
+    settleFirstListen(
+      message.channel,
       new Error(`could not listen on ${message.channel}: ${message.message}`),
     );
-    firstListen.delete(message.channel);
   } else if (message.type === 'stop') void stop();
 });
 
