@@ -33,6 +33,7 @@ const listen: Listen = (channel, onNotify, onListen) =>
       resolve({
         unlisten: async () => {
           channels.delete(channel);
+          send({ type: 'unlisten', channel });
         },
       });
     });

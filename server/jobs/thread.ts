@@ -29,6 +29,7 @@ export type ToThread =
 
 export type FromThread =
   | { type: 'listen'; channel: string }
+  | { type: 'unlisten'; channel: string }
   | { type: 'started' }
   | { type: 'failed'; message: string };
 
@@ -40,9 +41,15 @@ export async function startWorkerThread(data: ThreadData, sql: Sql): Promise<Job
   const thread = new Worker(new URL('./thread-boot.mjs', import.meta.url), {
     workerData: { ...data, entry: new URL('./thread-entry.ts', import.meta.url).href },
   });
-  const listeners: { unlisten(): Promise<unknown> }[] = [];
+  /** The channels the thread hears, each with its listen (settled or not: an unlisten may come first). */
+  const listens = new Map<string, Promise<{ unlisten(): Promise<unknown> } | undefined>>();
   let stopping = false;
   const send = (message: ToThread) => thread.postMessage(message);
+  const unlisten = (channel: string) => {
+    const listening = listens.get(channel);
+    listens.delete(channel);
+    return listening?.then((listener) => listener?.unlisten()).catch(() => undefined);
+  };
 
   const started = new Promise<void>((resolve, reject) => {
     thread.on('message', (message: FromThread) => {
@@ -50,28 +57,27 @@ export async function startWorkerThread(data: ThreadData, sql: Sql): Promise<Job
       else if (message.type === 'failed') reject(new Error(message.message));
       else if (message.type === 'listen') {
         const { channel } = message;
-        sql
+        const listening = sql
           .listen(
             channel,
             (payload) => send({ type: 'notify', channel, payload }),
             () => send({ type: 'listening', channel }),
           )
-          .then(
-            (listener) => listeners.push(listener),
-            (error: unknown) =>
-              send({
-                type: 'not-listening',
-                channel,
-                message: error instanceof Error ? error.message : String(error),
-              }),
-          );
-      }
+          .catch((error: unknown) => {
+            send({
+              type: 'not-listening',
+              channel,
+              message: error instanceof Error ? error.message : String(error),
+            });
+            return undefined;
+          });
+        listens.set(channel, listening);
+      } else if (message.type === 'unlisten') void unlisten(message.channel);
     });
     thread.once('error', reject);
     thread.once('exit', (code) => reject(new Error(`the job runner thread exited (${code}) while starting`)));
   });
-  const stopListening = () =>
-    Promise.all(listeners.splice(0).map((l) => l.unlisten().catch(() => undefined)));
+  const stopListening = () => Promise.all([...listens.keys()].map(unlisten));
   try {
     await started;
   } catch (error) {

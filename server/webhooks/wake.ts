@@ -4,7 +4,8 @@
  * takes from it what its webhook wants, functions/chat_private/webhooks.sql), and when a delivery is
  * written directly (push.needed, message.reported: microchatter_webhooks names the webhook). Every
  * process with a job runner listens here and knows which webhooks there are (read again when
- * microchatter_webhooks says 'changed'); for each of them:
+ * microchatter_webhooks says 'changed'; the log's channel is heard only while there is one); for each
+ * of them:
  *
  * - a job of this process is delivering that webhook: it is told, and fetches again (no query at all);
  * - otherwise the webhook's job is woken (chat_server.kick_webhook: graphile_worker.add_job on the
@@ -136,7 +137,9 @@ export async function startWebhookWaker(sql: Sql, options: WakerOptions): Promis
     const read = ++reads;
     return sql<{ webhook_id: number }[]>`select webhook_id from chat_server.webhook_ids() as webhook_id`.then(
       (rows) => {
-        if (read === reads) webhookIds = rows.map((row) => Number(row.webhook_id));
+        if (read !== reads) return;
+        webhookIds = rows.map((row) => Number(row.webhook_id));
+        hearEvents(webhookIds.length > 0);
       },
       (error) => log.warn({ err: error }, 'could not read the webhooks'),
     );
@@ -144,6 +147,27 @@ export async function startWebhookWaker(sql: Sql, options: WakerOptions): Promis
 
   const listen: Listen =
     options.listen ?? ((channel, onNotify, onListen) => sql.listen(channel, onNotify, onListen));
+
+  /**
+   * The log's channel is heard only while there are webhooks: without one, every send's notification
+   * would cross to the job runner's thread for nothing (a message and a thread wake-up per send,
+   * bench/send.ts). Listening again, and at every reconnect, wakes them all: events committed
+   * while nobody here listened go out now. Listens and unlistens go one at a time, in order.
+   */
+  let events: Promise<{ unlisten(): Promise<unknown> } | undefined> = Promise.resolve(undefined);
+  const hearEvents = (wanted: boolean) => {
+    events = events.then(async (current) => {
+      if (stopped || wanted === (current !== undefined)) return current;
+      if (current) {
+        await current.unlisten().catch(() => undefined);
+        return undefined;
+      }
+      return listen(EVENTS_CHANNEL, notifiedAll, notifiedAll).catch((error: unknown) => {
+        log.warn({ err: error }, 'could not listen for new events; webhooks wait for the sweep');
+        return undefined;
+      });
+    });
+  };
   const listener = await listen(
     WEBHOOKS_CHANNEL,
     (payload) => {
@@ -163,7 +187,6 @@ export async function startWebhookWaker(sql: Sql, options: WakerOptions): Promis
     // On every (re)connect: what was committed while nobody listened goes out now.
     () => void readWebhookIds().then(sweep),
   );
-  const eventsListener = await listen(EVENTS_CHANNEL, notifiedAll);
 
   return {
     failures,
@@ -214,7 +237,7 @@ export async function startWebhookWaker(sql: Sql, options: WakerOptions): Promis
     async stop() {
       stopped = true;
       await listener.unlisten().catch(() => undefined);
-      await eventsListener.unlisten().catch(() => undefined);
+      await (await events)?.unlisten().catch(() => undefined);
     },
   };
 }
