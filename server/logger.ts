@@ -27,6 +27,13 @@ function initialLevel(): LogLevel {
   return level && level in pino.levels.values ? (level as LogLevel) : level === 'silent' ? 'silent' : 'info';
 }
 
+/** At most one write to stdout per this many milliseconds; a line waits at most this long. */
+export const LOG_FLUSH_MS = 100;
+
+/** What the log writes to stdout (see gatheredWrites); any exit writes what is still gathered. */
+const stdoutWrites = gatheredWrites((lines) => process.stdout.write(lines));
+process.on('exit', stdoutWrites.flush);
+
 /** The root logger; `setLogLevel` applies the configured level once settings are read. */
 export const log: Logger = pino(
   {
@@ -41,29 +48,51 @@ export const log: Logger = pino(
         target: 'pino-pretty',
         options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' },
       })
-    : { write: bufferedStdout() },
+    : { write: stdoutWrites.line },
 );
 
 /**
  * Lines go to process.stdout (synchronous for files and pipes on Linux, so nothing is lost at exit, and
- * whoever replaces stdout.write, a test, sees every line), gathered into one write per turn of the
- * event loop: a write per request line was one system call per request (bench/http.ts --profile).
+ * whoever replaces stdout.write, a test, sees every line). A line after a quiet spell goes out at the
+ * next turn of the event loop; those that follow within LOG_FLUSH_MS are gathered into one write at
+ * its end. A write per request line was one system call, and a wake-up of the reader, per request:
+ * on one connection about a tenth of the server's CPU per send (bench/send.ts). A process killed
+ * outright (SIGKILL) loses at most that long's lines.
  */
-function bufferedStdout(): (line: string) => void {
+export function gatheredWrites(write: (lines: string) => void): { line(line: string): void; flush(): void } {
   let pending = '';
+  let scheduled: { cancel(): void } | undefined;
+  let lastWrite = Number.NEGATIVE_INFINITY;
   const flush = () => {
+    scheduled?.cancel();
+    scheduled = undefined;
     if (pending === '') return;
     const lines = pending;
     pending = '';
-    process.stdout.write(lines);
+    lastWrite = performance.now();
+    write(lines);
   };
-  process.on('exit', flush);
-  return (line) => {
-    if (pending === '') setImmediate(flush);
-    pending += line;
-    // A burst of lines in one turn stays one write, up to a bound.
+  const line = (text: string) => {
+    pending += text;
+    // A burst of lines stays one write, up to a bound.
     if (pending.length > 65_536) flush();
+    else if (scheduled === undefined) {
+      const wait = lastWrite + LOG_FLUSH_MS - performance.now();
+      if (wait > 0) {
+        const timer = setTimeout(flush, wait).unref();
+        scheduled = { cancel: () => clearTimeout(timer) };
+      } else {
+        const immediate = setImmediate(flush);
+        scheduled = { cancel: () => clearImmediate(immediate) };
+      }
+    }
   };
+  return { line, flush };
+}
+
+/** Writes the lines still gathered (tests that read the log, and before a deliberate exit). */
+export function flushLog(): void {
+  stdoutWrites.flush();
 }
 
 export function setLogLevel(level: LogLevel): void {

@@ -15,6 +15,60 @@
 -- uploads to two sends at once in reverse order: PostgreSQL then refuses one item with 40P01
 -- (deadlock_detected), and one of the two would be MCATT anyway.
 
+-- One item of a batch: its shape checked, then sent by chat.send_message.
+create or replace function chat_private.send_batch_item(item jsonb)
+returns chat.message
+language plpgsql
+volatile
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_attachments text[];
+begin
+  if jsonb_typeof(item) <> 'object' then
+    raise exception using errcode = 'MCARG', message = 'each send must be a JSON object';
+  end if;
+  if item ? 'recipient' then
+    raise exception using errcode = 'MCARG',
+      message = 'a batch sends by conversation_id only; send to a recipient with chat.send_message';
+  end if;
+  if item - array['actor', 'conversation_id', 'body', 'client_id', 'reply_to_seq', 'attachments'] <> '{}' then
+    raise exception using errcode = 'MCARG',
+      message = 'a send has only actor, conversation_id, body, client_id, reply_to_seq and attachments';
+  end if;
+  if jsonb_typeof(item -> 'actor') is distinct from 'string' then
+    raise exception using errcode = 'MCARG', message = 'actor must be a user id';
+  end if;
+  if coalesce(item ->> 'conversation_id', '') !~ '^\d{1,18}$' then
+    raise exception using errcode = 'MCARG', message = 'conversation_id must be a conversation id';
+  end if;
+  if coalesce(jsonb_typeof(item -> 'body'), 'null') not in ('string', 'null')
+     or coalesce(jsonb_typeof(item -> 'client_id'), 'null') not in ('string', 'null') then
+    raise exception using errcode = 'MCARG', message = 'body and client_id must be strings';
+  end if;
+  if coalesce(jsonb_typeof(item -> 'reply_to_seq'), 'null') <> 'null'
+     and item ->> 'reply_to_seq' !~ '^\d{1,18}$' then
+    raise exception using errcode = 'MCARG', message = 'reply_to_seq must be a seq';
+  end if;
+  if coalesce(jsonb_typeof(item -> 'attachments'), 'null') <> 'null' then
+    if jsonb_typeof(item -> 'attachments') <> 'array' or exists (
+      select from jsonb_array_elements(item -> 'attachments') a where jsonb_typeof(a) <> 'string'
+    ) then
+      raise exception using errcode = 'MCARG', message = 'attachments must be a list of attachment ids';
+    end if;
+    v_attachments := array(select jsonb_array_elements_text(item -> 'attachments'));
+  end if;
+  return chat.send_message(
+    actor => item ->> 'actor',
+    conversation_id => (item ->> 'conversation_id')::bigint,
+    body => item ->> 'body',
+    client_id => item ->> 'client_id',
+    reply_to_seq => (item ->> 'reply_to_seq')::bigint,
+    attachments => v_attachments
+  );
+end
+$$;
+
 -- Only conversation_id sends: a recipient send may have to create the direct chat, whose row does not
 -- exist to be locked in order; it is refused with MCARG (send it with chat.send_message).
 create or replace function chat_server.send_messages(sends jsonb)
@@ -27,10 +81,8 @@ as $$
 declare
   v_max integer := 1000;
   v_item jsonb;
-  v_results jsonb := '[]';
+  v_results jsonb[] := '{}';
   v_conversation_id bigint;
-  v_attachments text[];
-  v_message chat.message;
   v_code text;
   v_text text;
   v_hint text;
@@ -64,61 +116,31 @@ begin
     where jsonb_typeof(e) = 'object' and jsonb_typeof(e -> 'actor') = 'string'
   ));
 
+  -- First all items in one subtransaction: the usual case, where none is refused. A refusal undoes
+  -- them all (the locks above stay), and each is applied again in a subtransaction of its own, so that
+  -- it rolls back alone. A subtransaction per item cost more than the item (psql, 100 sends: 26 ms
+  -- against 9 ms for the same sends in a loop), and past 64 of them in one transaction every snapshot
+  -- in the database has to look in pg_subtrans.
+  begin
+    for v_item in select e from jsonb_array_elements(sends) e loop
+      v_results := array_append(v_results,
+        jsonb_build_object('message', to_jsonb(chat_private.send_batch_item(v_item))));
+    end loop;
+    return to_jsonb(v_results);
+  exception when others then
+    v_results := '{}';
+  end;
   for v_item in select e from jsonb_array_elements(sends) e loop
     begin
-      if jsonb_typeof(v_item) <> 'object' then
-        raise exception using errcode = 'MCARG', message = 'each send must be a JSON object';
-      end if;
-      if v_item ? 'recipient' then
-        raise exception using errcode = 'MCARG',
-          message = 'a batch sends by conversation_id only; send to a recipient with chat.send_message';
-      end if;
-      if exists (select from jsonb_object_keys(v_item) k
-                 where k not in ('actor', 'conversation_id', 'body', 'client_id', 'reply_to_seq', 'attachments')) then
-        raise exception using errcode = 'MCARG',
-          message = 'a send has only actor, conversation_id, body, client_id, reply_to_seq and attachments';
-      end if;
-      if jsonb_typeof(v_item -> 'actor') is distinct from 'string' then
-        raise exception using errcode = 'MCARG', message = 'actor must be a user id';
-      end if;
-      if coalesce(v_item ->> 'conversation_id', '') !~ '^\d{1,18}$' then
-        raise exception using errcode = 'MCARG', message = 'conversation_id must be a conversation id';
-      end if;
-      v_conversation_id := (v_item ->> 'conversation_id')::bigint;
-      if coalesce(jsonb_typeof(v_item -> 'body'), 'null') not in ('string', 'null')
-         or coalesce(jsonb_typeof(v_item -> 'client_id'), 'null') not in ('string', 'null') then
-        raise exception using errcode = 'MCARG', message = 'body and client_id must be strings';
-      end if;
-      if coalesce(jsonb_typeof(v_item -> 'reply_to_seq'), 'null') <> 'null'
-         and v_item ->> 'reply_to_seq' !~ '^\d{1,18}$' then
-        raise exception using errcode = 'MCARG', message = 'reply_to_seq must be a seq';
-      end if;
-      v_attachments := null;
-      if coalesce(jsonb_typeof(v_item -> 'attachments'), 'null') <> 'null' then
-        if jsonb_typeof(v_item -> 'attachments') <> 'array' or exists (
-          select from jsonb_array_elements(v_item -> 'attachments') a where jsonb_typeof(a) <> 'string'
-        ) then
-          raise exception using errcode = 'MCARG', message = 'attachments must be a list of attachment ids';
-        end if;
-        v_attachments := array(select jsonb_array_elements_text(v_item -> 'attachments'));
-      end if;
-
-      v_message := chat.send_message(
-        actor => v_item ->> 'actor',
-        conversation_id => v_conversation_id,
-        body => v_item ->> 'body',
-        client_id => v_item ->> 'client_id',
-        reply_to_seq => (v_item ->> 'reply_to_seq')::bigint,
-        attachments => v_attachments
-      );
-      v_results := v_results || jsonb_build_array(jsonb_build_object('message', to_jsonb(v_message)));
+      v_results := array_append(v_results,
+        jsonb_build_object('message', to_jsonb(chat_private.send_batch_item(v_item))));
     exception when others then
       get stacked diagnostics v_code = returned_sqlstate, v_text = message_text, v_hint = pg_exception_hint;
-      v_results := v_results || jsonb_build_array(jsonb_build_object('error',
+      v_results := array_append(v_results, jsonb_build_object('error',
         jsonb_build_object('code', v_code, 'message', v_text, 'hint', nullif(v_hint, ''))));
     end;
   end loop;
-  return v_results;
+  return to_jsonb(v_results);
 end
 $$;
 comment on function chat_server.send_messages(jsonb) is

@@ -6,6 +6,7 @@ import { EventSource } from 'eventsource';
 import { createApp } from '../../server/app.ts';
 import { type Realtime, startRealtime } from '../../server/events/realtime.ts';
 import { type RunningServer, startHttpServer } from '../../server/http-server.ts';
+import { flushLog } from '../../server/logger.ts';
 import { type TestApp, testApp } from './http.ts';
 
 export interface StreamEvent {
@@ -203,7 +204,10 @@ export async function captureConsole(): Promise<{ output(): string; restore(): v
     return write.call(process.stdout, chunk, ...rest);
   }) as typeof process.stdout.write;
   return {
-    output: () => lines.join('\n'),
+    output: () => {
+      flushLog();
+      return lines.join('\n');
+    },
     restore: () => {
       for (const [i, name] of methods.entries()) if (originals[i]) console[name] = originals[i];
       process.stdout.write = write;
