@@ -43,6 +43,8 @@ export interface AppOptions {
   logRequests?: boolean;
   /** Concurrent sends into one conversation commit together (server/send-batch.ts); default true. */
   groupCommit?: boolean;
+  /** Opens a connection of the send path's own (server/send-batch.ts); absent: sends use `sql`. */
+  openSendLane?: () => Sql;
   /** GET /demo and its dev sign-in (server/demo.ts); absent: no demo (production). */
   demo?: Hono | undefined;
 }
@@ -174,10 +176,10 @@ export function createApp(options: AppOptions): Hono {
 
   // Sends into a named conversation go through group commit (server/send-batch.ts); every other call,
   // and a send to a recipient (it may have to create the chat), is a call of its own.
-  const batcher = (options.groupCommit ?? true) ? createSendBatcher(sql) : undefined;
+  const batcher = (options.groupCommit ?? true) ? createSendBatcher(sql, options.openSendLane) : undefined;
   const respond = async (c: Context, fn: ApiFunction, actor: string | null, input: unknown) => {
     const args = checkArguments(fn, input);
-    const call = () => callFunction(sql, fn, actor, args);
+    const call = (db = sql) => callFunction(db, fn, actor, args);
     const batched = batcher && actor && fn.schema === 'chat' && fn.name === 'send_message';
     const conversationId = batched ? conversationOf(args) : undefined;
     const result =

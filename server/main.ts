@@ -3,7 +3,7 @@ import { createApp } from './app.ts';
 import { createAuth } from './auth.ts';
 import { loadCatalog } from './catalog.ts';
 import { loadConfig } from './config.ts';
-import { connectDatabase, type PoolOptions, queriesInFlight } from './db.ts';
+import { connectDatabase, type PoolOptions, queriesInFlight, type Sql } from './db.ts';
 import { demoRoutes } from './demo.ts';
 import { startEmbeddedPostgres } from './embedded.ts';
 import { carryOnAfterLostConnections } from './errors.ts';
@@ -38,6 +38,17 @@ async function main(): Promise<void> {
     sendSynchronousCommit: config.sendSynchronousCommit,
   };
   const sql = connectDatabase(databaseUrl, poolOptions);
+  // The send path's own connections, at most two (server/send-batch.ts), beside the pool.
+  const sendLanes: Sql[] = [];
+  const openSendLane = () => {
+    const lane = connectDatabase(databaseUrl, {
+      ...poolOptions,
+      max: 1,
+      applicationName: 'microchatter-sends',
+    });
+    sendLanes.push(lane);
+    return lane;
+  };
   const auth = await createAuth(config, sql);
   let metrics: Metrics | undefined;
   const realtime = await startRealtime(sql, config, (events, seconds) =>
@@ -64,6 +75,7 @@ async function main(): Promise<void> {
     metrics,
     maxInFlight: config.maxInFlight,
     groupCommit: config.groupCommit,
+    openSendLane,
     logRequests: true,
     sql,
     catalog: await loadCatalog(sql),
@@ -97,7 +109,7 @@ async function main(): Promise<void> {
     await closed;
     await workerStopped;
     auth.close();
-    await sql.end({ timeout: 5 });
+    await Promise.all([sql, ...sendLanes].map((pool) => pool.end({ timeout: 5 })));
     await embedded?.stop();
     process.exit(0);
   };

@@ -235,6 +235,53 @@ test('with group commit off, the same sends are answered the same way', async ()
   );
 });
 
+test("sends run on at most two lanes of their own, a lone sender's on the one used last", async () => {
+  const lanes: ReturnType<typeof connectDatabase>[] = [];
+  const openSendLane = () => {
+    const lane = connectDatabase(t.db.url, { max: 1, applicationName: 'microchatter-sends' });
+    lanes.push(lane);
+    return lane;
+  };
+  const app = createApp({ ...t.options, openSendLane });
+  const token = await t.tokenFor(members[6] ?? '');
+  const other = await t.call(members[6] ?? '', '/rpc/create_group', {
+    title: 'lanes',
+    members: [members[7]],
+  });
+  const otherGroup = (other.body as { conversation_id: number }).conversation_id;
+  const sendOne = (body: string, conversationId = group) =>
+    app.request('/rpc/send_message', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ conversation_id: conversationId, body }),
+    });
+  const laneBackends = () =>
+    t.db.sql<{ pid: number; state_change: string }[]>`
+      select pid, state_change::text from pg_stat_activity
+      where application_name = 'microchatter-sends' and datname = current_database()`;
+  try {
+    // A burst into two conversations opens both lanes (two calls in flight), never more.
+    const burst = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => sendOne(`burst ${i}`, i % 2 ? group : otherGroup)),
+    );
+    assert.ok(burst.every((r) => r.status === 200));
+    assert.is(lanes.length, 2);
+    const [startedAt] = await t.db.sql<{ now: string }[]>`select clock_timestamp()::text as now`;
+    for (let i = 0; i < 10; i++) assert.is((await sendOne(`alone ${i}`)).status, 200);
+    const used = (await laneBackends()).filter((b) => b.state_change > (startedAt?.now ?? ''));
+    assert.is(used.length, 1, 'one sender, one send at a time: one backend');
+    assert.is(lanes.length, 2);
+    // A lane whose connection is cut connects again by itself.
+    await t.db.sql`select pg_terminate_backend(pid) from pg_stat_activity
+      where application_name = 'microchatter-sends' and datname = current_database()`;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    for (let i = 0; i < 3; i++) assert.is((await sendOne(`after the cut ${i}`)).status, 200);
+    assert.is(lanes.length, 2);
+  } finally {
+    await Promise.all(lanes.map((lane) => lane.end()));
+  }
+});
+
 test('MICROCHATTER_SEND_SYNCHRONOUS_COMMIT=false reaches the sending transactions, and only those', async () => {
   const config = loadConfig({
     MICROCHATTER_SEND_SYNCHRONOUS_COMMIT: 'false',
