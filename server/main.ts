@@ -51,8 +51,16 @@ async function main(): Promise<void> {
   };
   const auth = await createAuth(config, sql);
   let metrics: Metrics | undefined;
-  const realtime = await startRealtime(sql, config, (events, seconds) =>
-    metrics?.observeRelay(events, seconds),
+  const relayReads = connectDatabase(databaseUrl, {
+    ...poolOptions,
+    max: 1,
+    applicationName: 'microchatter-relay',
+  });
+  const realtime = await startRealtime(
+    sql,
+    config,
+    (events, seconds) => metrics?.observeRelay(events, seconds),
+    relayReads,
   );
   metrics = config.metricsToken
     ? createMetrics(config.metricsToken, {
@@ -109,7 +117,7 @@ async function main(): Promise<void> {
     await closed;
     await workerStopped;
     auth.close();
-    await Promise.all([sql, ...sendLanes].map((pool) => pool.end({ timeout: 5 })));
+    await Promise.all([sql, relayReads, ...sendLanes].map((pool) => pool.end({ timeout: 5 })));
     await embedded?.stop();
     process.exit(0);
   };

@@ -22,10 +22,12 @@ type RealtimeSettings = Pick<Config, 'sseHeartbeatMs' | 'sseRetryMs' | 'sseMaxBu
   // Presence is off unless asked for (server/main.ts passes the configured value, true by default).
   Partial<Pick<Config, 'presence' | 'presenceGraceMs' | 'presenceLeaseMs'>>;
 
+/** `relayReads`: the relay's own connection for its reads (server/events/relay.ts); default `sql`. */
 export async function startRealtime(
   sql: Sql,
   config: RealtimeSettings,
   onRelayed?: (events: number, seconds: number) => void,
+  relayReads?: Sql,
 ): Promise<Realtime> {
   let presence: Presence | undefined;
   const hub = createHub({
@@ -40,6 +42,7 @@ export async function startRealtime(
     onRelayed,
     onEvent: typing.relayed,
     onTyping: typing.notified,
+    readSql: relayReads,
   });
   if (config.presence) {
     presence = await startPresence(sql, hub, {

@@ -29,6 +29,12 @@ export interface RelayOptions {
   onEvent?: ((type: string, payload: unknown) => void) | undefined;
   /** Notifications of the typing channel, on the same LISTEN connection (they are not in the log). */
   onTyping?: ((payload: string) => void) | undefined;
+  /**
+   * Where the reads go (default `sql`, which still holds the LISTEN): a pool of one connection of the
+   * relay's own. Reads go one at a time, and the main pool hands its idle connections out in turn,
+   * so each wake-up's read went to whichever backend had sat idle longest.
+   */
+  readSql?: Sql;
 }
 
 export interface Relay {
@@ -55,8 +61,9 @@ export async function startRelay(sql: Sql, hub: Hub, options: RelayOptions): Pro
   // Small batches: between reads the sockets flush, so a burst does not pile up on a reading stream.
   const batchSize = options.batchSize ?? 200;
   const log = options.log ?? ((line: string) => logger.warn(line));
+  const reads = options.readSql ?? sql;
   const latestPosition = async () => {
-    const [latest] = await sql<
+    const [latest] = await reads<
       { position: number | null }[]
     >`select chat_server.latest_event_position() as position`;
     return latest?.position ?? 0;
@@ -86,7 +93,7 @@ export async function startRelay(sql: Sql, hub: Hub, options: RelayOptions): Pro
     const wokeAt = performance.now();
     if (behind) await catchUp();
     for (;;) {
-      const rows = await sql<EventRow[]>`select * from chat_server.read_events(${position}, ${batchSize})`;
+      const rows = await reads<EventRow[]>`select * from chat_server.read_events(${position}, ${batchSize})`;
       for (const row of rows) {
         // A catch-up during this read may have moved past what it fetched.
         if (row.position <= position) continue;

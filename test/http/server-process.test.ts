@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import postgres from 'postgres';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { version } from '../../server/version.ts';
@@ -16,6 +17,7 @@ const test = suite('http: the server process');
 test('end to end: admin creates a user, the user logs in with a password and chats; SIGTERM exits 0', async () => {
   const db = await freshDatabase();
   await db.sql.end();
+  const observer = postgres(db.url, { max: 1, onnotice: () => {} });
   const server = await startServer(db);
   try {
     const health = await fetch(`${server.url}/healthz`);
@@ -54,8 +56,33 @@ test('end to end: admin creates a user, the user logs in with a password and cha
     assert.is(conversation?.unread, 1);
     assert.is(conversation?.last_message.body, 'over real HTTP');
     assert.not.match(server.output(), token);
+
+    // A send by conversation goes through group commit, on a connection of the send path's own; the
+    // relay reads on one of its own. SIGTERM closes them all.
+    const reply = await fetch(`${server.url}/rpc/send_message`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${benToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        conversation_id: (conversation as { conversation_id?: number }).conversation_id,
+        body: 'back',
+      }),
+    });
+    assert.is(reply.status, 200);
+    const names = await observer<{ name: string }[]>`
+      select distinct application_name as name from pg_stat_activity
+      where datname = current_database() and application_name like 'microchatter%'
+        and application_name not like 'microchatter-worker-%' order by 1`;
+    assert.equal(
+      names.map((row) => row.name),
+      ['microchatter', 'microchatter-jobs', 'microchatter-relay', 'microchatter-sends'],
+    );
   } finally {
     assert.is(await server.stop(), 0, server.output());
+    const [left] = await observer<{ n: number }[]>`
+      select count(*)::int as n from pg_stat_activity
+      where datname = current_database() and application_name like 'microchatter%'`;
+    assert.is(left?.n, 0, 'no connection outlives the process');
+    await observer.end();
     await db.drop();
   }
 });
