@@ -48,7 +48,7 @@ const settings = {
   dbPoolMax: {
     env: 'MICROCHATTER_DB_POOL_MAX',
     default: '10',
-    doc: "connections in the server's pool to PostgreSQL (1 to 1000); sends take up to 2 more of their own",
+    doc: "connections in the server's pool to PostgreSQL (1 to 1000); sends take up to 2 more of their own, the relay's reads 1",
     schema: integer(1, 1000, 'connections'),
   },
   // Off only to compare: concurrent sends into one conversation then queue on its row lock, a commit
