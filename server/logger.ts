@@ -59,7 +59,10 @@ export const log: Logger = pino(
  * on one connection about a tenth of the server's CPU per send (bench/send.ts). A process killed
  * outright (SIGKILL) loses at most that long's lines.
  */
-export function gatheredWrites(write: (lines: string) => void): { line(line: string): void; flush(): void } {
+export function gatheredWrites(
+  write: (lines: string) => void,
+  intervalMs = LOG_FLUSH_MS,
+): { line(line: string): void; flush(): void } {
   let pending = '';
   let scheduled: { cancel(): void } | undefined;
   let lastWrite = Number.NEGATIVE_INFINITY;
@@ -77,7 +80,7 @@ export function gatheredWrites(write: (lines: string) => void): { line(line: str
     // A burst of lines stays one write, up to a bound.
     if (pending.length > 65_536) flush();
     else if (scheduled === undefined) {
-      const wait = lastWrite + LOG_FLUSH_MS - performance.now();
+      const wait = lastWrite + intervalMs - performance.now();
       if (wait > 0) {
         const timer = setTimeout(flush, wait).unref();
         scheduled = { cancel: () => clearTimeout(timer) };
