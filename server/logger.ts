@@ -56,8 +56,9 @@ export const log: Logger = pino(
  * whoever replaces stdout.write, a test, sees every line). A line after a quiet spell goes out at the
  * next turn of the event loop; those that follow within LOG_FLUSH_MS are gathered into one write at
  * its end. A write per request line was one system call, and a wake-up of the reader, per request:
- * on one connection about a tenth of the server's CPU per send (bench/send.ts). A process killed
- * outright (SIGKILL) loses at most that long's lines.
+ * on one connection about 5 % of the server's busy time per send (a --cpu-prof profile during
+ * bench/send.ts's one-connection cell). A process killed outright (SIGKILL) loses at most that long's
+ * lines.
  */
 export function gatheredWrites(
   write: (lines: string) => void,
