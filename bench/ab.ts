@@ -24,6 +24,7 @@ import { openBenchDatabase } from './lib/database.ts';
 import { type HttpRequestSpec, startLoadGenerator } from './lib/load.ts';
 import { type BenchServer, type BenchServerOptions, startBenchServer } from './lib/microchatter-server.ts';
 import { ROOT } from './lib/processes.ts';
+import { createSenderGroup, SEND_STATEMENT } from './lib/sends.ts';
 import { median } from './lib/stats.ts';
 
 const args = process.argv.slice(2);
@@ -40,8 +41,6 @@ if (!base) {
 const rounds = option('--rounds', 8);
 const SENDERS = 50;
 const BODY = 'Hello from the send benchmark, about as long as a short chat line.';
-const SEND_STATEMENT =
-  'select * from "chat"."send_message"("actor" => $1::text, "conversation_id" => $2::bigint, "body" => $3::text)';
 
 type Start = (options: BenchServerOptions) => Promise<BenchServer>;
 interface Turn {
@@ -67,11 +66,7 @@ try {
   ];
 
   const sql = postgres(db.url, { max: 1, onnotice: () => {} });
-  const senders = Array.from({ length: SENDERS }, (_, i) => `sender_${i + 1}`);
-  for (const sender of senders) await sql`select from chat_admin.ensure_user(${sender})`;
-  const [group] = await sql<{ conversation_id: number }[]>`
-    select conversation_id from chat.create_group(${senders[0] ?? ''}, 'a/b', ${sql.array(senders.slice(1))})`;
-  const conversation = Number(group?.conversation_id);
+  const { senders, conversation } = await createSenderGroup(sql, SENDERS, 'a/b');
   const body = JSON.stringify({ conversation_id: conversation, body: BODY });
 
   const turn = async (start: Start): Promise<Turn> => {

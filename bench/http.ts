@@ -57,6 +57,7 @@ import {
   type Point,
   writePartResult,
 } from './lib/result.ts';
+import { SEND_STATEMENT } from './lib/sends.ts';
 import { median } from './lib/stats.ts';
 import { type WaitSampler, waitSampler } from './lib/waits.ts';
 
@@ -89,12 +90,6 @@ const BODY = 'Hello from the HTTP benchmark, about as long as a short chat line.
 /** The attachment figure's file size, and its target (÷ the raw disk server). */
 const ATTACHMENT_MIB = 10;
 const ATTACHMENT_TARGET = 0.3;
-/**
- * Exactly the statement server/rpc.ts builds for `POST /rpc/send_message {conversation_id, body}`, so
- * both sides run the same SQL: only HTTP, JSON, authentication and the server's Node work differ.
- */
-const SEND_STATEMENT =
-  'select * from "chat"."send_message"("actor" => $1::text, "conversation_id" => $2::bigint, "body" => $3::text)';
 
 type Scenario = 'one' | 'many';
 const scenarioName: Record<Scenario, string> = {

@@ -28,6 +28,7 @@ import { type Job, type LoadGenerator, type LoadResult, startLoadGenerator } fro
 import { type BenchServer, startBenchServer } from './lib/microchatter-server.ts';
 import { ROOT } from './lib/processes.ts';
 import { describeMachine, type Figure, fileStamp, outFile, writePartResult } from './lib/result.ts';
+import { createSenderGroup, SEND_STATEMENT } from './lib/sends.ts';
 import { median } from './lib/stats.ts';
 
 const quick = process.argv.includes('--quick');
@@ -36,9 +37,6 @@ const plan = quick
   : { warmupMs: 1000, durationMs: 3000, reps: 3 };
 const SENDERS = 50;
 const BODY = 'Hello from the send benchmark, about as long as a short chat line.';
-/** What server/rpc.ts sends for `POST /rpc/send_message {conversation_id, body}`. */
-const SEND_STATEMENT =
-  'select * from "chat"."send_message"("actor" => $1::text, "conversation_id" => $2::bigint, "body" => $3::text)';
 
 type Cell =
   | 'sql 1'
@@ -87,10 +85,7 @@ async function openSetup(name: string, durable: boolean): Promise<Setup> {
   const sql = postgres(db.url, { max: 1, onnotice: () => {} });
   const started: BenchServer[] = [];
   try {
-    const senders = Array.from({ length: SENDERS }, (_, i) => `sender_${i + 1}`);
-    for (const sender of senders) await sql`select from chat_admin.ensure_user(${sender})`;
-    const [group] = await sql<{ conversation_id: number }[]>`
-      select conversation_id from chat.create_group(${senders[0] ?? ''}, 'send benchmark', ${sql.array(senders.slice(1))})`;
+    const { senders, conversation } = await createSenderGroup(sql, SENDERS, 'send benchmark');
     const [settings] = await sql<{ fsync: string; pid: number }[]>`
       select current_setting('fsync') as fsync, pg_backend_pid() as pid`;
     const batched = await startBenchServer({ databaseUrl: db.url });
@@ -109,7 +104,7 @@ async function openSetup(name: string, durable: boolean): Promise<Setup> {
         batched: await Promise.all(senders.map((s) => batched.tokenFor(s))),
         alone: await Promise.all(senders.map((s) => alone.tokenFor(s))),
       },
-      conversation: Number(group?.conversation_id),
+      conversation,
       postgresPids: localPostgresProcesses(db.where, settings?.pid),
       fsync: settings?.fsync ?? '?',
     };
