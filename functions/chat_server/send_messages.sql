@@ -1,7 +1,8 @@
 -- Group commit: the server gathers the sends that arrive while a batch is in flight and applies them
 -- here in one transaction, so they share one commit flush, one event lock and one NOTIFY. Each item is
--- chat.send_message itself (the only place the send rules live), in its own subtransaction: a refused
--- item rolls back alone (its rate token, its attachments, its event) and the others go on.
+-- chat.send_message itself (the only place the send rules live). A refused item rolls back alone (its
+-- rate token, its attachments, its event) and the others go on: after a refusal the items are applied
+-- again, each in its own subtransaction (below).
 --
 -- Locks, so that batches in different processes, and a batch and a plain chat.send_message, never
 -- deadlock. send_message takes, in this order: the conversation's send lock
