@@ -12,9 +12,10 @@
  *    (server/send-batch.ts, the default) and, for reference, without it (MICROCHATTER_GROUP_COMMIT=false).
  *
  * Everything runs twice: on a durable cluster (fsync and synchronous commit on, as production runs)
- * and on the benchmarks' usual fsync-off cluster (the SQL's cost without the disk's). Servers and the
- * load generator are separate processes (bench/lib); CPU time per call is read from /proc for every
- * timed window, and the machine's busy share is printed beside it.
+ * and on the benchmarks' usual fsync-off cluster (the SQL's cost without the disk's). One server runs
+ * at a time: the one with group commit for every cell but 'http 50 alone', then the one without it
+ * (useServer). Servers and the load generator are separate processes (bench/lib); CPU time per call
+ * is read from /proc for every timed window, and the machine's busy share is printed beside it.
  *
  * Writes bench/results/send-<date>.json (with `--out FILE`, also the suite's schema, bench/lib/result.ts).
  */
@@ -71,10 +72,12 @@ interface Measured {
 interface Setup {
   name: string;
   db: BenchDatabase;
-  batched: BenchServer;
-  alone: BenchServer;
+  /** The one server running: with group commit, or without it for 'http 50 alone' (useServer). */
+  server?: BenchServer;
+  groupCommit: boolean;
+  /** The senders' tokens for that server. */
+  tokens: string[];
   senders: string[];
-  tokens: { batched: string[]; alone: string[] };
   conversation: number;
   postgresPids: () => number[];
   fsync: string;
@@ -83,33 +86,21 @@ interface Setup {
 async function openSetup(name: string, durable: boolean): Promise<Setup> {
   const db = await openBenchDatabase({ durable });
   const sql = postgres(db.url, { max: 1, onnotice: () => {} });
-  const started: BenchServer[] = [];
   try {
     const { senders, conversation } = await createSenderGroup(sql, SENDERS, 'send benchmark');
     const [settings] = await sql<{ fsync: string; pid: number }[]>`
       select current_setting('fsync') as fsync, pg_backend_pid() as pid`;
-    const batched = await startBenchServer({ databaseUrl: db.url });
-    started.push(batched);
-    const alone = await startBenchServer({
-      databaseUrl: db.url,
-      env: { MICROCHATTER_GROUP_COMMIT: 'false' },
-    });
     return {
       name,
       db,
-      batched,
-      alone,
+      groupCommit: true,
+      tokens: [],
       senders,
-      tokens: {
-        batched: await Promise.all(senders.map((s) => batched.tokenFor(s))),
-        alone: await Promise.all(senders.map((s) => alone.tokenFor(s))),
-      },
       conversation,
       postgresPids: localPostgresProcesses(db.where, settings?.pid),
       fsync: settings?.fsync ?? '?',
     };
   } catch (error) {
-    for (const server of started) await server.stop();
     await db.close();
     throw error;
   } finally {
@@ -117,9 +108,31 @@ async function openSetup(name: string, durable: boolean): Promise<Setup> {
   }
 }
 
+/**
+ * One server at a time: a second one, idle, still wakes on every commit (its relay LISTENs), and on
+ * two CPUs that wake-up lands on the measured send's path (durable, paired rounds: one-connection gap
+ * 0.49 ms alone, 0.84 ms with an idle second server beside).
+ */
+async function useServer(setup: Setup, groupCommit: boolean): Promise<BenchServer> {
+  await setup.server?.stop();
+  setup.server = undefined;
+  const server = await startBenchServer({
+    databaseUrl: setup.db.url,
+    env: groupCommit ? {} : { MICROCHATTER_GROUP_COMMIT: 'false' },
+  });
+  setup.server = server;
+  setup.groupCommit = groupCommit;
+  setup.tokens = await Promise.all(setup.senders.map((s) => server.tokenFor(s)));
+  return server;
+}
+
+function serverOf(setup: Setup): BenchServer {
+  if (!setup.server) throw new Error('no server is running');
+  return setup.server;
+}
+
 async function closeSetup(setup: Setup): Promise<void> {
-  await setup.batched.stop();
-  await setup.alone.stop();
+  await setup.server?.stop();
   await setup.db.close();
 }
 
@@ -164,8 +177,9 @@ function jobFor(setup: Setup, cell: Cell): { job: Job; server?: BenchServer } {
       },
     };
   }
-  const server = cell === 'http 50 alone' ? setup.alone : setup.batched;
-  const tokens = cell === 'http 50 alone' ? setup.tokens.alone : setup.tokens.batched;
+  const server = serverOf(setup);
+  if (setup.groupCommit !== (cell !== 'http 50 alone')) throw new Error(`${cell} runs on the other server`);
+  const tokens = setup.tokens;
   if (kind === 'healthz') {
     return {
       server,
@@ -197,8 +211,8 @@ function jobFor(setup: Setup, cell: Cell): { job: Job; server?: BenchServer } {
  */
 async function openStream(setup: Setup): Promise<() => void> {
   const stop = new AbortController();
-  const response = await fetch(`${setup.batched.url}/events`, {
-    headers: { authorization: `Bearer ${setup.tokens.batched[SENDERS - 1]}` },
+  const response = await fetch(`${serverOf(setup).url}/events`, {
+    headers: { authorization: `Bearer ${setup.tokens[SENDERS - 1]}` },
     signal: stop.signal,
   });
   if (!response.ok || !response.body) throw new Error(`GET /events answered ${response.status}`);
@@ -213,7 +227,7 @@ async function measure(generator: LoadGenerator, setup: Setup, cell: Cell): Prom
   const { job, server } = jobFor(setup, cell);
   const closeStream = cell === 'http 1 streaming' ? await openStream(setup) : undefined;
   const meter = cpuMeter({
-    server: () => (server ? [server.pid] : [setup.batched.pid]),
+    server: () => [(server ?? serverOf(setup)).pid],
     postgres: setup.postgresPids,
   });
   let result: LoadResult;
@@ -328,18 +342,22 @@ async function main(): Promise<number> {
             `one group of ${SENDERS}; ${plan.reps} round(s) of ${plan.warmupMs / 1000} s warm-up + ${plan.durationMs / 1000} s per cell`,
         );
       }
-      // A fresh server's first thousands of requests run colder code (JIT, prepared statements, pools)
-      // than it runs after: warm both up untimed, at once.
-      const warm = { warmupMs: 0, durationMs: quick ? 1500 : 4000 };
-      for (const cell of ['http 10', 'http 50 alone'] as Cell[])
-        await generator.run({ ...jobFor(setup, cell).job, ...warm });
-      await analyzeGrownTables(setup);
       const runs = new Map<Cell, Measured[]>();
-      for (let rep = 0; rep < plan.reps; rep++) {
-        // Rotating order: drift (autovacuum, other work, the growing table) hits every cell alike.
-        for (const [i] of cells.entries()) {
-          const cell = cells[(i + rep) % cells.length] as Cell;
-          runs.set(cell, [...(runs.get(cell) ?? []), await measure(generator, setup, cell)]);
+      // The server with group commit runs every cell but one; then the one without it, its own.
+      for (const groupCommit of [true, false]) {
+        const phase = cells.filter((cell) => (cell === 'http 50 alone') !== groupCommit);
+        await useServer(setup, groupCommit);
+        // A fresh server's first thousands of requests run colder code (JIT, prepared statements,
+        // pools) than it runs after: warm it up untimed.
+        const warm = { warmupMs: 0, durationMs: quick ? 1500 : 4000 };
+        await generator.run({ ...jobFor(setup, groupCommit ? 'http 10' : 'http 50 alone').job, ...warm });
+        await analyzeGrownTables(setup);
+        for (let rep = 0; rep < plan.reps; rep++) {
+          // Rotating order: drift (autovacuum, other work, the growing table) hits every cell alike.
+          for (const [i] of phase.entries()) {
+            const cell = phase[(i + rep) % phase.length] as Cell;
+            runs.set(cell, [...(runs.get(cell) ?? []), await measure(generator, setup, cell)]);
+          }
         }
       }
       figures.push(...figuresOf(setup, runs));
