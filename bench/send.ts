@@ -5,7 +5,9 @@
  * 1. One connection: HTTP send p50 minus the same SQL call's p50 (`chat.send_message` from the
  *    `postgres` client, one connection): what the server adds to a send. Target ≤ 0.5 ms. No event
  *    stream is open on the servers, so their relays read nothing (server/events/relay.ts); the same
- *    figure with one stream open, whose relay then reads every send's event, is printed beside it.
+ *    figure with one stream open, whose relay then reads every send's event, is printed beside it,
+ *    and the figure with a second, idle server process on the database, whose relay wakes on every
+ *    commit as well.
  * 2. Server CPU per HTTP send ÷ server CPU per `GET /healthz` (one connection each). Target ≤ 3.
  * 3. HTTP sends/s at 50 and at 10 connections ÷ serial SQL sends/s (one client calling
  *    chat.send_message one after the other). Targets ≥ 1.0 and ≥ 0.9. Printed with group commit
@@ -44,6 +46,7 @@ type Cell =
   | 'sql 10'
   | 'http 1'
   | 'http 1 streaming'
+  | 'http 1 beside'
   | 'http 10'
   | 'http 50'
   | 'http 50 alone'
@@ -53,6 +56,7 @@ const cells: Cell[] = [
   'http 1',
   'healthz 1',
   'http 1 streaming',
+  'http 1 beside',
   'sql 10',
   'http 10',
   'http 50',
@@ -160,7 +164,8 @@ function sendersOf(setup: Setup, loops: number): number[][] {
 
 function jobFor(setup: Setup, cell: Cell): { job: Job; server?: BenchServer } {
   const [kind, count] = cell.split(' ') as [string, string];
-  // 'http 1 streaming' is the one-connection send with an event stream open on the server.
+  // 'http 1 streaming' is the one-connection send with an event stream open on the server, 'http 1
+  // beside' the same with a second, idle server process on the database (measure starts it).
   const loops = Number(count);
   const timing = { warmupMs: plan.warmupMs, durationMs: plan.durationMs };
   if (kind === 'sql') {
@@ -226,6 +231,7 @@ async function openStream(setup: Setup): Promise<() => void> {
 async function measure(generator: LoadGenerator, setup: Setup, cell: Cell): Promise<Measured> {
   const { job, server } = jobFor(setup, cell);
   const closeStream = cell === 'http 1 streaming' ? await openStream(setup) : undefined;
+  const beside = cell === 'http 1 beside' ? await startBenchServer({ databaseUrl: setup.db.url }) : undefined;
   const meter = cpuMeter({
     server: () => [(server ?? serverOf(setup)).pid],
     postgres: setup.postgresPids,
@@ -235,6 +241,7 @@ async function measure(generator: LoadGenerator, setup: Setup, cell: Cell): Prom
     result = await generator.run(job, (phase) => (phase === 'open' ? meter.open() : meter.close()));
   } finally {
     closeStream?.();
+    await beside?.stop();
   }
   const cpu = meter.result();
   const perCall = (group: string) => ((cpu?.byGroup[group] ?? 0) * 1000) / Math.max(1, result.completed);
@@ -282,6 +289,16 @@ function figuresOf(setup: Setup, runs: Map<Cell, Measured[]>): Figure[] {
       `HTTP p50 ${m('http 1 streaming', 'p50').toFixed(2)} ms vs SQL ${m('sql 1', 'p50').toFixed(2)} ms; ` +
       `the relay reads each send's event and writes it to the stream; server CPU per send ` +
       `${Math.round(m('http 1 streaming', 'serverUs'))} µs; ${busy('http 1 streaming', 'sql 1')}`,
+  });
+  const besideGap = m('http 1 beside', 'p50') - m('sql 1', 'p50');
+  figures.push({
+    name: `${where}: one connection with a second, idle server process on the database, HTTP send p50 − SQL send p50`,
+    value: besideGap,
+    unit: 'ms',
+    baseline: { name: 'SQL send p50, ms', value: m('sql 1', 'p50') },
+    note:
+      `HTTP p50 ${m('http 1 beside', 'p50').toFixed(2)} ms vs SQL ${m('sql 1', 'p50').toFixed(2)} ms; the other ` +
+      `process's relay wakes on every commit too (one LISTEN per process); ${busy('http 1 beside', 'sql 1')}`,
   });
   const cpuRatio = m('http 1', 'serverUs') / m('healthz 1', 'serverUs');
   figures.push({
