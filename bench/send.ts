@@ -114,8 +114,9 @@ async function openSetup(name: string, durable: boolean): Promise<Setup> {
 
 /**
  * One server at a time: a second one, idle, still wakes on every commit (its relay LISTENs), and on
- * two CPUs that wake-up lands on the measured send's path (durable, paired rounds: one-connection gap
- * 0.49 ms alone, 0.84 ms with an idle second server beside).
+ * two CPUs that wake-up can land on the measured send's path (durable one-connection gap, paired rounds
+ * of a probe: 0.49 ms alone, 0.84 ms with an idle second server beside; in this bench's own 'http 1
+ * beside' cell, 0.54 against 0.46 in one run, 0.40 against 0.39 in the next).
  */
 async function useServer(setup: Setup, groupCommit: boolean): Promise<BenchServer> {
   await setup.server?.stop();
