@@ -63,6 +63,9 @@ const cells: Cell[] = [
   'http 50 alone',
 ];
 
+/** Every cell runs on the server with group commit but one, which runs on the server without it. */
+const onGroupCommit = (cell: Cell) => cell !== 'http 50 alone';
+
 interface Measured {
   perSecond: number;
   p50: number;
@@ -118,7 +121,7 @@ async function openSetup(name: string, durable: boolean): Promise<Setup> {
  * of a probe: 0.49 ms alone, 0.84 ms with an idle second server beside; in this bench's own 'http 1
  * beside' cell, 0.54 against 0.46 in one run, 0.40 against 0.39 in the next).
  */
-async function useServer(setup: Setup, groupCommit: boolean): Promise<BenchServer> {
+async function useServer(setup: Setup, groupCommit: boolean): Promise<void> {
   await setup.server?.stop();
   setup.server = undefined;
   const server = await startBenchServer({
@@ -128,7 +131,6 @@ async function useServer(setup: Setup, groupCommit: boolean): Promise<BenchServe
   setup.server = server;
   setup.groupCommit = groupCommit;
   setup.tokens = await Promise.all(setup.senders.map((s) => server.tokenFor(s)));
-  return server;
 }
 
 function serverOf(setup: Setup): BenchServer {
@@ -184,7 +186,7 @@ function jobFor(setup: Setup, cell: Cell): { job: Job; server?: BenchServer } {
     };
   }
   const server = serverOf(setup);
-  if (setup.groupCommit !== (cell !== 'http 50 alone')) throw new Error(`${cell} runs on the other server`);
+  if (setup.groupCommit !== onGroupCommit(cell)) throw new Error(`${cell} runs on the other server`);
   const tokens = setup.tokens;
   if (kind === 'healthz') {
     return {
@@ -363,7 +365,7 @@ async function main(): Promise<number> {
       const runs = new Map<Cell, Measured[]>();
       // The server with group commit runs every cell but one; then the one without it, its own.
       for (const groupCommit of [true, false]) {
-        const phase = cells.filter((cell) => (cell === 'http 50 alone') !== groupCommit);
+        const phase = cells.filter((cell) => onGroupCommit(cell) === groupCommit);
         await useServer(setup, groupCommit);
         // A fresh server's first thousands of requests run colder code (JIT, prepared statements,
         // pools) than it runs after: warm it up untimed.
