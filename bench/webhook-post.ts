@@ -5,9 +5,9 @@
  * deliver_webhooks job does, a body of a typical message.created event, to a receiver in a child
  * process on 127.0.0.1 that answers 204; then server/webhooks/post.ts's postWebhook (undici with the
  * job's deadline and checks), and postWebhook with each body signed first by the job's own
- * signedRequest (`standardwebhooks`), as the job does a delivery. Prints µs of this process's CPU
- * per POST and POSTs/s. One run (3 December): undici 39–61, postWebhook 42–61, signed 63–81 µs: the
- * wrapper costs under 10 µs, the signature (`standardwebhooks`' pure-JavaScript SHA-256) about 20.
+ * signedRequest, as the job does a delivery. Prints µs of this process's CPU per POST and POSTs/s.
+ * One run (3 December): undici 39–61, postWebhook 42–61, signed 63–81 µs: the wrapper costs under
+ * 10 µs, the signature about 20 (then `standardwebhooks`' pure-JavaScript SHA-256; node:crypto since).
  * Not a part of `npm run bench` (no target): it measures the client alone, which bench/webhooks.ts
  * cannot separate from everything else sharing the machine.
  */
@@ -15,9 +15,8 @@ import { fork } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo, LookupFunction } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { Webhook } from 'standardwebhooks';
 import { Agent } from 'undici';
-import { signedRequest } from '../server/jobs/deliver_webhooks.ts';
+import { signedRequest, signingKey } from '../server/jobs/deliver_webhooks.ts';
 import { postWebhook } from '../server/webhooks/post.ts';
 
 const STREAMS = 16;
@@ -103,7 +102,7 @@ if (process.argv[2] === 'receiver') {
     if (!result.ok) throw new Error(result.error);
   };
   const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
-  const signer = new Webhook(secret);
+  const key = signingKey(secret);
   // The same event as a row of the log: signedRequest builds the same body, and signs it.
   const delivery = {
     delivery_id: null,
@@ -116,7 +115,7 @@ if (process.argv[2] === 'receiver') {
     occurred_at: event.timestamp,
   };
   const signedOurs = async () => {
-    const signed = signedRequest(delivery, new Date(), signer);
+    const signed = signedRequest(delivery, new Date(), key);
     const result = await postWebhook(delivery.url, signed.body, { ...options, headers: signed.headers });
     if (!result.ok) throw new Error(result.error);
   };
