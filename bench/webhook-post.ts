@@ -12,6 +12,7 @@
  * cannot separate from everything else sharing the machine.
  */
 import { fork } from 'node:child_process';
+import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo, LookupFunction } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -96,6 +97,7 @@ if (process.argv[2] === 'receiver') {
   // What the job does for each delivery: server/webhooks/post.ts's postWebhook around undici, and with
   // the Standard Webhooks signature of each body made first.
   const jobSignal = new AbortController().signal;
+  setMaxListeners(STREAMS + 1, jobSignal); // as the job does: each stream in flight listens on it
   const options = { headers, timeoutMs: 5_000, allowPrivate: true, signal: jobSignal };
   const ours = async () => {
     const result = await postWebhook(`${origin}/hooks`, body, options);

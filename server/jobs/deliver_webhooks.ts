@@ -18,6 +18,7 @@
  * The job runs until nothing is due (or `MAX_RUN_MS`, then it hands over to a new job of the webhook).
  */
 import { createHmac } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { Task } from 'graphile-worker';
 import type { Sql } from '../db.ts';
 import { log } from '../logger.ts';
@@ -146,6 +147,14 @@ export function deliverWebhooks(sql: Sql, settings: WebhookSettings, waker: Webh
       await waker.kick(webhookId);
       return;
     }
+    // Each stream in flight listens for the end of the run (postWebhook ends its POST with it): a
+    // signal of the run's own, as the pool's is shared by every job it runs (past 10 listeners Node
+    // warns of a leak).
+    const ended = new AbortController();
+    setMaxListeners(MAX_STREAMS + 1, ended.signal);
+    const end = () => ended.abort(helpers.abortSignal.reason);
+    if (helpers.abortSignal.aborted) end();
+    else helpers.abortSignal.addEventListener('abort', end, { once: true });
     const run = waker.claim(webhookId);
     const job: JobRun = {
       sql,
@@ -153,7 +162,7 @@ export function deliverWebhooks(sql: Sql, settings: WebhookSettings, waker: Webh
       waker,
       webhookId,
       run,
-      abortSignal: helpers.abortSignal,
+      abortSignal: ended.signal,
       started: Date.now(),
     };
     try {
@@ -168,6 +177,7 @@ export function deliverWebhooks(sql: Sql, settings: WebhookSettings, waker: Webh
       // Deleted meanwhile: its streams stopped at the post they were in, and nothing more goes to it.
       if ((error as { code?: unknown }).code !== WEBHOOK_GONE) throw error;
     } finally {
+      helpers.abortSignal.removeEventListener('abort', end);
       run.release();
     }
   };

@@ -93,6 +93,33 @@ test('a delivery is signed the Standard Webhooks way and carries {type, timestam
   await db.sql`select chat_admin.delete_webhook(${webhook.webhook_id})`;
 });
 
+test('sixteen conversations posted at once: each stream waits on the run, and Node warns of no leak', async () => {
+  const warnings: string[] = [];
+  const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+  process.on('warning', onWarning);
+  let inFlight = 0;
+  let most = 0;
+  const r = await receiver(() => (_request, res) => {
+    most = Math.max(most, ++inFlight);
+    setTimeout(() => {
+      inFlight--;
+      res.statusCode = 204;
+      res.end();
+    }, 150);
+  });
+  const webhook = await subscribe(r.url, ['message.created']);
+  const peers = Array.from({ length: 16 }, (_, i) => `peer${i}`);
+  await createUsers(db.sql, ...peers);
+  await Promise.all(peers.map((peer) => sendTo(db.sql, 'ann', peer, `to ${peer}`)));
+  for (let i = 0; i < 100 && r.requests.length < peers.length; i++) await sleep(50);
+  await sleep(200); // the last answers, and a warning's emit on the next tick
+  process.off('warning', onWarning);
+  assert.is(r.requests.length, peers.length, 'one post per conversation');
+  assert.ok(most > 10, `more than ten posts in flight at once (${most})`);
+  assert.equal(warnings, [], 'no MaxListenersExceededWarning (or any other)');
+  await db.sql`select chat_admin.delete_webhook(${webhook.webhook_id})`;
+});
+
 test('a receiver that answers 500 three times then 200 gets the event once, with one webhook-id', async () => {
   const r = await receiver((index) => (index < 3 ? 500 : 200));
   const webhook = await subscribe(r.url, ['message.created']);
