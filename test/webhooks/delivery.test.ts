@@ -105,7 +105,7 @@ test('sixteen conversations posted at once: each stream waits on the run, and No
       inFlight--;
       res.statusCode = 204;
       res.end();
-    }, 150);
+    }, 300);
   });
   const webhook = await subscribe(r.url, ['message.created']);
   const peers = Array.from({ length: 16 }, (_, i) => `peer${i}`);
