@@ -112,7 +112,7 @@ test('sixteen conversations posted at once: each stream waits on the run, and No
   await createUsers(db.sql, ...peers);
   await Promise.all(peers.map((peer) => sendTo(db.sql, 'ann', peer, `to ${peer}`)));
   for (let i = 0; i < 100 && r.requests.length < peers.length; i++) await sleep(50);
-  await sleep(200); // the last answers, and a warning's emit on the next tick
+  await sleep(400); // the last answers (each held 300 ms), and a warning's emit on the next tick
   process.off('warning', onWarning);
   assert.is(r.requests.length, peers.length, 'one post per conversation');
   assert.ok(most > 10, `more than ten posts in flight at once (${most})`);
